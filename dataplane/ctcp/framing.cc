@@ -1,0 +1,196 @@
+#include "dataplane/ctcp/framing.h"
+
+#include <cstring>
+
+namespace tcpsec::ctcp {
+
+using net::load_be16;
+using net::load_be32;
+using net::store_be16;
+using net::store_be32;
+
+namespace {
+
+constexpr uint16_t kUdpHeaderLen = 8;
+constexpr uint16_t kEspMinLen = 8;  // SPI and sequence number
+
+void write_tcp_header(uint8_t* tcp, const SegmentParams& p, uint8_t flags) {
+  store_be16(tcp + 0, p.src_port);
+  store_be16(tcp + 2, p.dst_port);
+  store_be32(tcp + 4, p.seq);
+  store_be32(tcp + 8, p.ack);
+  tcp[12] = (kTcpHeaderLen / 4) << 4;
+  tcp[13] = flags;
+  store_be16(tcp + 14, kWindow);
+  store_be16(tcp + 16, 0);  // checksum, filled in last
+  store_be16(tcp + 18, 0);  // urgent pointer
+}
+
+}  // namespace
+
+DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg, bool verify_checksum) {
+  DropReason r = net::parse_ip_packet(l3, seg.ip);
+  if (r != DropReason::kNone) return r;
+  if (seg.ip.proto != net::kProtoTcp) return DropReason::kIpUnsupportedProto;
+  if (seg.ip.fragment) return DropReason::kIpFragment;
+  uint16_t l4_len = seg.ip.l4_length();
+  if (l4_len < kTcpHeaderLen) return DropReason::kTcpTruncated;
+  const uint8_t* tcp = l3.data() + seg.ip.l3_length;
+  uint16_t hlen = static_cast<uint16_t>((tcp[12] >> 4) * 4);
+  if (hlen < kTcpHeaderLen || hlen > l4_len) return DropReason::kTcpBadDataOffset;
+  if (verify_checksum &&
+      net::l4_checksum(l3.data(), seg.ip, net::kProtoTcp, {tcp, l4_len}) != 0) {
+    return DropReason::kTcpBadChecksum;
+  }
+  seg.src_port = load_be16(tcp);
+  seg.dst_port = load_be16(tcp + 2);
+  seg.seq = load_be32(tcp + 4);
+  seg.ack = load_be32(tcp + 8);
+  seg.flags = tcp[13];
+  seg.tcp_header_length = hlen;
+  seg.payload_offset = static_cast<uint16_t>(seg.ip.l3_length + hlen);
+  seg.payload_length = static_cast<uint16_t>(l4_len - hlen);
+  // SYN with FIN or RST is nonsense (and a classic scanner probe).
+  uint8_t f = seg.flags;
+  if ((f & tcp_flags::kSyn) && (f & (tcp_flags::kFin | tcp_flags::kRst))) {
+    return DropReason::kTcpBadFlags;
+  }
+  return DropReason::kNone;
+}
+
+DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
+                       const SegmentParams& params) {
+  if (inner.fragment) return DropReason::kIpFragment;
+  InnerProto proto;
+  uint16_t inner_len = inner.l4_length();
+  switch (inner.proto) {
+    case net::kProtoUdp:
+      if (inner_len < kUdpHeaderLen) return DropReason::kCtcpInnerUdpTruncated;
+      proto = InnerProto::kIke;
+      break;
+    case net::kProtoEsp:
+      if (inner_len < kEspMinLen) return DropReason::kCtcpInnerEspTruncated;
+      proto = InnerProto::kEsp;
+      break;
+    case net::kProtoAh:
+    case net::kProtoIpcomp:
+      return DropReason::kCtcpAhIpcompRefused;
+    default:
+      return DropReason::kEncapBadInner;
+  }
+  uint32_t new_total = uint32_t{inner.packet_length} + kOverhead;
+  uint32_t limit = inner.family == net::IpFamily::kV4 ? 65535u : 65535u + net::kIpv6HeaderLen;
+  if (new_total > limit) return DropReason::kEncapTooBig;
+  if (buf.headroom() < kTcpHeaderLen) return DropReason::kEncapNoHeadroom;
+  if (uint32_t{inner.packet_length} + kTrailerLen > uint32_t{buf.length()} + buf.tailroom()) {
+    return DropReason::kEncapNoTailroom;
+  }
+
+  buf.trim(static_cast<uint16_t>(buf.length() - inner.packet_length));  // link padding
+  uint8_t* old_ip = buf.data();
+  uint8_t* ip = buf.prepend(kTcpHeaderLen);
+  std::memmove(ip, old_ip, inner.l3_length);
+  uint8_t* tcp = ip + inner.l3_length;
+  uint8_t* payload = tcp + kTcpHeaderLen;
+
+  uint16_t ipv4_id = 0;
+  if (proto == InnerProto::kIke) {
+    store_be16(payload + 6, 0);  // inner UDP checksum: zero, as Cisco expects
+    if (inner.family == net::IpFamily::kV4) ipv4_id = load_be16(ip + 4);
+  }
+  write_trailer(buf.append(kTrailerLen), proto, ipv4_id);
+
+  ip[inner.proto_offset] = net::kProtoTcp;
+  uint16_t l4_len = static_cast<uint16_t>(kTcpHeaderLen + inner_len + kTrailerLen);
+  net::set_ip_payload_length(ip, inner, l4_len);
+  write_tcp_header(tcp, params, tcp_flags::kAck);
+  store_be16(tcp + 16, net::l4_checksum(ip, inner, net::kProtoTcp, {tcp, l4_len}));
+  return DropReason::kNone;
+}
+
+DecapResult decapsulate(net::PacketBuffer& buf, const TcpSegment& seg, bool strict_trailer) {
+  DecapResult res;
+  if (seg.payload_length < kTrailerLen) {
+    res.drop = DropReason::kCtcpTrailerTruncated;
+    return res;
+  }
+  uint8_t* ip = buf.data();
+  uint8_t* payload = ip + seg.payload_offset;
+  uint16_t inner_len = static_cast<uint16_t>(seg.payload_length - kTrailerLen);
+  res.drop = check_trailer(payload + inner_len, strict_trailer, res.proto);
+  if (res.drop != DropReason::kNone) return res;
+
+  if (res.proto == InnerProto::kIke) {
+    if (inner_len < kUdpHeaderLen) {
+      res.drop = DropReason::kCtcpInnerUdpTruncated;
+      return res;
+    }
+    if (load_be16(payload + 4) != inner_len) {
+      res.drop = DropReason::kCtcpInnerUdpBadLength;
+      return res;
+    }
+  } else {
+    if (inner_len < kEspMinLen) {
+      res.drop = DropReason::kCtcpInnerEspTruncated;
+      return res;
+    }
+    if (load_be32(payload) == 0) {  // SPI 0 is reserved (RFC 4303 2.1)
+      res.drop = DropReason::kCtcpInnerBadSpi;
+      return res;
+    }
+  }
+
+  // Checks are done: from here on the packet is rewritten.
+  net::IpPacketInfo inner = seg.ip;
+  inner.proto = static_cast<uint8_t>(res.proto);
+  inner.packet_length = static_cast<uint16_t>(seg.ip.l3_length + inner_len);
+  buf.trim(static_cast<uint16_t>(buf.length() - (seg.payload_offset + inner_len)));
+  std::memmove(ip + seg.tcp_header_length, ip, seg.ip.l3_length);
+  buf.adj(seg.tcp_header_length);
+  ip = buf.data();
+  ip[inner.proto_offset] = inner.proto;
+  net::set_ip_payload_length(ip, inner, inner_len);
+  if (res.proto == InnerProto::kIke) {
+    uint8_t* udp = ip + inner.l3_length;
+    store_be16(udp + 6, 0);
+    if (inner.family == net::IpFamily::kV6) {
+      // IPv6 forbids a zero UDP checksum (RFC 8200 8.1).
+      store_be16(udp + 6, net::l4_checksum(ip, inner, net::kProtoUdp, {udp, inner_len}, true));
+    }
+  }
+  return res;
+}
+
+uint16_t build_control_segment(std::span<uint8_t> out, const ControlSegment& s) {
+  bool v4 = s.src.is_v4();
+  uint16_t l3_len = v4 ? net::kIpv4HeaderLen : net::kIpv6HeaderLen;
+  uint16_t total = static_cast<uint16_t>(l3_len + kTcpHeaderLen);
+  if (out.size() < total || s.src.family != s.dst.family) return 0;
+  uint8_t* ip = out.data();
+  std::memset(ip, 0, total);
+  net::IpPacketInfo info;
+  info.family = s.src.family;
+  info.l3_length = l3_len;
+  info.packet_length = total;
+  if (v4) {
+    ip[0] = 0x45;
+    store_be16(ip + 6, 0x4000);  // DF; ID 0 is fine for atomic datagrams (RFC 6864)
+    ip[8] = 64;
+    ip[9] = net::kProtoTcp;
+    std::memcpy(ip + 12, s.src.bytes.data(), 4);
+    std::memcpy(ip + 16, s.dst.bytes.data(), 4);
+  } else {
+    ip[0] = 0x60;
+    ip[6] = net::kProtoTcp;
+    ip[7] = 64;
+    std::memcpy(ip + 8, s.src.bytes.data(), 16);
+    std::memcpy(ip + 24, s.dst.bytes.data(), 16);
+  }
+  net::set_ip_payload_length(ip, info, kTcpHeaderLen);
+  uint8_t* tcp = ip + l3_len;
+  write_tcp_header(tcp, {s.src_port, s.dst_port, s.seq, s.ack}, s.flags);
+  store_be16(tcp + 16, net::l4_checksum(ip, info, net::kProtoTcp, {tcp, kTcpHeaderLen}));
+  return total;
+}
+
+}  // namespace tcpsec::ctcp

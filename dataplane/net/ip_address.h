@@ -1,0 +1,49 @@
+// IpAddress: an IPv4 or IPv6 address as stored in tables and keys.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace tcpsec::net {
+
+enum class IpFamily : uint8_t { kNone = 0, kV4 = 4, kV6 = 6 };
+
+// Fixed 20-byte layout with no padding, so it can be hashed as raw bytes
+// inside table keys. IPv4 uses bytes[0..3]; the rest stay zero.
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};
+  IpFamily family = IpFamily::kNone;
+  std::array<uint8_t, 3> reserved{};
+
+  static IpAddress v4(const uint8_t* p);
+  static IpAddress v4(uint32_t host_order);
+  static IpAddress v6(const uint8_t* p);
+  // Accepts dotted quad or RFC 5952 text; the error names the text.
+  static Expected<IpAddress> parse(std::string_view text);
+
+  bool is_v4() const { return family == IpFamily::kV4; }
+  bool is_v6() const { return family == IpFamily::kV6; }
+  size_t size() const { return is_v4() ? 4 : 16; }
+  std::string to_string() const;
+
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+};
+static_assert(sizeof(IpAddress) == 20);
+
+// An address with a prefix length, for routes and interface subnets.
+struct IpPrefix {
+  IpAddress address;
+  uint8_t length = 0;
+
+  static Expected<IpPrefix> parse(std::string_view text);  // "10.0.0.0/8"
+  bool contains(const IpAddress& a) const;
+  std::string to_string() const;
+};
+
+}  // namespace tcpsec::net
