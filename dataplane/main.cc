@@ -1,0 +1,246 @@
+// tcpsec-dataplane: parses the configuration, builds the gateway's objects,
+// launches the worker lcores and reports final counters on shutdown.
+#include <getopt.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "dataplane/config/config_loader.h"
+#include "dataplane/pipeline/gateway.h"
+#include "dataplane/pipeline/worker.h"
+#include "dataplane/port/port_setup.h"
+
+namespace {
+
+using tcpsec::Counter;
+using tcpsec::DropReason;
+
+// The one piece of process-wide state: a signal handler can reach nothing else.
+std::atomic<bool> g_signalled{false};
+void on_signal(int) {
+  g_signalled.store(true);
+}
+
+struct Options {
+  std::string config_path;
+  double duration_s = 0;  // 0: until SIGINT/SIGTERM
+  std::string counters_json;
+  bool check_only = false;
+};
+
+void usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s --config FILE [--duration SECONDS] [--counters-json FILE] "
+               "[--check]\n"
+               "  --config FILE        dataplane configuration (text proto, or .json)\n"
+               "  --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)\n"
+               "  --counters-json FILE write final counters there as JSON\n"
+               "  --check              validate the configuration and exit\n",
+               argv0);
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+  static const option longopts[] = {{"config", required_argument, nullptr, 'c'},
+                                    {"duration", required_argument, nullptr, 'd'},
+                                    {"counters-json", required_argument, nullptr, 'j'},
+                                    {"check", no_argument, nullptr, 'k'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "c:d:j:kh", longopts, nullptr)) != -1) {
+    switch (c) {
+      case 'c':
+        o.config_path = optarg;
+        break;
+      case 'd':
+        o.duration_s = std::atof(optarg);
+        break;
+      case 'j':
+        o.counters_json = optarg;
+        break;
+      case 'k':
+        o.check_only = true;
+        break;
+      default:
+        return false;
+    }
+  }
+  return !o.config_path.empty();
+}
+
+struct Totals {
+  tcpsec::Counters counters;
+  tcpsec::DropCounters drops;
+};
+
+Totals sum(const std::vector<std::unique_ptr<tcpsec::pipeline::Worker>>& workers) {
+  Totals t;
+  for (const auto& w : workers) {
+    for (size_t i = 0; i < t.counters.count.size(); ++i)
+      t.counters.count[i] += w->counters().count[i];
+    for (size_t i = 0; i < t.drops.count.size(); ++i) t.drops.count[i] += w->drops().count[i];
+  }
+  return t;
+}
+
+void report(const Totals& t, const tcpsec::pipeline::Gateway& gw, const std::string& json_path) {
+  std::string json = "{\n  \"counters\": {";
+  const char* sep = "";
+  std::printf("final counters:\n");
+  for (size_t i = 0; i < t.counters.count.size(); ++i) {
+    uint64_t v = t.counters.count[i];
+    if (v) std::printf("  %-32s %lu\n", std::string(tcpsec::kCounterNames[i]).c_str(), v);
+    json += std::string(sep) + "\n    \"" + std::string(tcpsec::kCounterNames[i]) +
+            "\": " + std::to_string(v);
+    sep = ",";
+  }
+  json += "\n  },\n  \"drops\": {";
+  sep = "";
+  std::printf("final drops:\n");
+  for (size_t i = 1; i < t.drops.count.size(); ++i) {
+    uint64_t v = t.drops.count[i];
+    if (v) std::printf("  %-32s %lu\n", std::string(tcpsec::kDropReasonNames[i]).c_str(), v);
+    json += std::string(sep) + "\n    \"" + std::string(tcpsec::kDropReasonNames[i]) +
+            "\": " + std::to_string(v);
+    sep = ",";
+  }
+  json += "\n  },\n  \"ports\": {";
+  sep = "";
+  for (const auto& itf : gw.interfaces()) {
+    rte_eth_stats st{};
+    rte_eth_stats_get(itf.port_id, &st);
+    std::printf("port %s: rx %lu tx %lu rx_missed %lu tx_errors %lu\n", itf.name.c_str(),
+                st.ipackets, st.opackets, st.imissed, st.oerrors);
+    json += std::string(sep) + "\n    \"" + itf.name +
+            "\": {\"rx\": " + std::to_string(st.ipackets) +
+            ", \"tx\": " + std::to_string(st.opackets) + "}";
+    sep = ",";
+  }
+  json += "\n  },\n  \"connections\": " +
+          std::to_string(const_cast<tcpsec::pipeline::Gateway&>(gw).connections().size()) + "\n}\n";
+  std::fflush(stdout);
+  if (!json_path.empty()) std::ofstream(json_path) << json;
+}
+
+int lcore_main(void* arg) {
+  static_cast<tcpsec::pipeline::Worker*>(arg)->run();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (!parse_options(argc, argv, opt)) {
+    usage(argv[0]);
+    return 2;
+  }
+  auto loaded = tcpsec::config::load_dataplane_config(opt.config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "tcpsec-dataplane: %s\n", loaded.error().c_str());
+    return 2;
+  }
+  if (auto s = tcpsec::config::validate_dataplane_config(*loaded); !s) {
+    std::fprintf(stderr, "tcpsec-dataplane: %s: %s\n", opt.config_path.c_str(),
+                 s.message().c_str());
+    return 2;
+  }
+  tcpsec::v1::DataplaneConfig config = tcpsec::config::with_defaults(*loaded);
+  if (opt.check_only) {
+    std::printf("%s: ok\n", opt.config_path.c_str());
+    return 0;
+  }
+
+  auto eal_args = tcpsec::port::eal_arguments(config, argv[0]);
+  std::vector<char*> eal_argv;
+  for (auto& a : eal_args) eal_argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    std::fprintf(stderr, "tcpsec-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  unsigned n_workers = config.workers().count();
+  if (rte_lcore_count() < n_workers + 1) {
+    std::fprintf(stderr, "tcpsec-dataplane: %u workers need %u lcores (main + workers), have %u\n",
+                 n_workers, n_workers + 1, rte_lcore_count());
+    rte_eal_cleanup();
+    return 1;
+  }
+  rte_mempool* pool = rte_pktmbuf_pool_create("mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              static_cast<int>(rte_socket_id()));
+  if (!pool) {
+    std::fprintf(stderr, "tcpsec-dataplane: mbuf pool: %s\n", rte_strerror(rte_errno));
+    rte_eal_cleanup();
+    return 1;
+  }
+
+  std::vector<tcpsec::pipeline::Interface> interfaces;
+  for (const auto& p : config.ports()) {
+    auto itf = tcpsec::port::setup_port(p, pool, static_cast<uint16_t>(n_workers));
+    if (!itf) {
+      std::fprintf(stderr, "tcpsec-dataplane: %s\n", itf.error().c_str());
+      rte_eal_cleanup();
+      return 1;
+    }
+    std::printf("port %s: dpdk port %u mac %s mtu %u\n", itf->name.c_str(), itf->port_id,
+                itf->mac.to_string().c_str(), itf->mtu);
+    interfaces.push_back(std::move(*itf));
+  }
+  auto gateway = tcpsec::pipeline::Gateway::create(config, interfaces, pool, n_workers);
+  if (!gateway) {
+    std::fprintf(stderr, "tcpsec-dataplane: %s\n", gateway.error().c_str());
+    rte_eal_cleanup();
+    return 1;
+  }
+  tcpsec::pipeline::Gateway& gw = **gateway;
+
+  // RX queues go round-robin to the workers; worker i transmits on queue i.
+  std::vector<tcpsec::pipeline::WorkerOptions> wopts(n_workers);
+  unsigned next = 0;
+  for (const auto& itf : gw.interfaces()) {
+    for (uint16_t q = 0; q < itf.rx_queues; ++q)
+      wopts[next++ % n_workers].rx.push_back({itf.port_id, q});
+  }
+  std::vector<std::unique_ptr<tcpsec::pipeline::Worker>> workers;
+  for (unsigned i = 0; i < n_workers; ++i) {
+    wopts[i].index = i;
+    wopts[i].burst = static_cast<uint16_t>(config.workers().burst_size());
+    wopts[i].idle_sleep_us = config.workers().idle_sleep_us();
+    wopts[i].run_timers = i == 0;
+    workers.push_back(std::make_unique<tcpsec::pipeline::Worker>(gw, wopts[i]));
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+  for (unsigned i = 0; i < n_workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+    rte_eal_remote_launch(lcore_main, workers[i].get(), lcore);
+  }
+  std::printf("tcpsec-dataplane: running %u worker(s)\n", n_workers);
+  std::fflush(stdout);
+
+  auto start = std::chrono::steady_clock::now();
+  while (!g_signalled.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (opt.duration_s > 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(opt.duration_s)) {
+      break;
+    }
+  }
+  gw.stop().store(true);
+  rte_eal_mp_wait_lcore();
+  report(sum(workers), gw, opt.counters_json);
+  workers.clear();
+  for (const auto& itf : gw.interfaces()) tcpsec::port::stop_port(itf.port_id);
+  gateway = tcpsec::Status::error("shut down");  // destroy tables before the EAL goes
+  rte_eal_cleanup();
+  return 0;
+}

@@ -1,0 +1,464 @@
+// The pseudo-TCP paths of a worker: segments from peers on the public port
+// (handshake, keepalive, RST/FIN, data -> decapsulate -> local port) and IKE
+// or ESP from the local port towards peers (lookup or open a connection,
+// encapsulate, PMTU) plus the connection timers.
+#include <rte_cycles.h>
+#include <rte_ip_frag.h>
+#include <rte_random.h>
+
+#include <cstdio>
+
+#include "dataplane/net/icmp.h"
+#include "dataplane/net/mbuf_view.h"
+#include "dataplane/pipeline/worker.h"
+
+namespace tcpsec::pipeline {
+
+using ctcp::Connection;
+using ctcp::ConnId;
+using ctcp::ConnState;
+using ctcp::kNoConn;
+namespace tf = ctcp::tcp_flags;
+
+namespace {
+
+constexpr uint16_t kIkeHeaderLen = 28;
+constexpr uint16_t kNatTPort = 4500;
+
+// Where the IKE header starts in a UDP datagram (after the non-ESP marker
+// on port 4500), or 0 if the datagram is not IKE (NAT keepalive,
+// UDP-encapsulated ESP, too short).
+uint16_t ike_offset(const uint8_t* udp, uint16_t udp_len) {
+  uint16_t off = 8;
+  bool natt = net::load_be16(udp) == kNatTPort || net::load_be16(udp + 2) == kNatTPort;
+  if (natt) {
+    if (udp_len < off + 4 || net::load_be32(udp + off) != 0) return 0;
+    off += 4;
+  }
+  if (udp_len < off + kIkeHeaderLen) return 0;
+  return off;
+}
+
+// Sequence comparison modulo 2^32.
+bool seq_after(uint32_t a, uint32_t b) {
+  return static_cast<int32_t>(a - b) > 0;
+}
+
+void advance_rcv_nxt(Connection& c, uint32_t end) {
+  uint32_t cur = c.rcv_nxt.load(std::memory_order_relaxed);
+  while (seq_after(end, cur) &&
+         !c.rcv_nxt.compare_exchange_weak(cur, end, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+void Worker::send_control(const ctcp::ControlSegment& s) {
+  rte_mbuf* m = rte_pktmbuf_alloc(gw_.pool());
+  if (!m) {
+    drops_.add(DropReason::kNoMbuf);
+    return;
+  }
+  uint16_t len =
+      ctcp::build_control_segment({rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m)}, s);
+  m->data_len = m->pkt_len = len;
+  if (s.flags & tf::kRst) counters_.add(Counter::kCtcpRstSent);
+  send_l3(m);
+}
+
+static ctcp::ControlSegment reply_to(const Connection& c, uint8_t flags) {
+  return {c.key.local,
+          c.key.peer,
+          c.key.local_port,
+          c.key.peer_port,
+          c.snd_nxt.load(std::memory_order_relaxed),
+          c.rcv_nxt.load(std::memory_order_relaxed),
+          flags};
+}
+
+void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
+  auto view = net::mbuf_view(m);
+  ctcp::TcpSegment seg;
+  DropReason r = ctcp::parse_tcp_segment(view.bytes(), seg);
+  if (r != DropReason::kNone) return drop(m, r);
+  ctcp::FlowKey key{net::ip_destination(view.bytes(), seg.ip), net::ip_source(view.bytes(), seg.ip),
+                    seg.dst_port, seg.src_port};
+  auto& table = gw_.connections();
+  ConnId id = table.lookup_flow(key);
+  if (id == kNoConn) return ctcp_no_connection(in, m, seg, key);
+  Connection& c = table.at(id);
+  ConnState state = c.state.load(std::memory_order_acquire);
+  uint64_t now = rte_rdtsc();
+
+  if (seg.flags & tf::kRst) {
+    // Accept a reset only near what we expect (RFC 5961 spirit): blind
+    // resets need the sequence number within one window.
+    uint32_t rcv = c.rcv_nxt.load(std::memory_order_relaxed);
+    bool ok = state == ConnState::kSynSent
+                  ? (seg.flags & tf::kAck) && seg.ack == c.iss + 1
+                  : static_cast<uint32_t>(seg.seq - rcv + ctcp::kWindow) <= 2u * ctcp::kWindow;
+    if (!ok) return drop(m, DropReason::kTcpRstOutOfWindow);
+    counters_.add(Counter::kCtcpRstReceived);
+    rte_pktmbuf_free(m);
+    return ctcp_close(id, c, false);
+  }
+
+  switch (state) {
+    case ConnState::kSynSent:
+      if ((seg.flags & (tf::kSyn | tf::kAck)) == (tf::kSyn | tf::kAck) && seg.ack == c.iss + 1) {
+        c.rcv_nxt.store(seg.seq + 1, std::memory_order_relaxed);
+        rte_pktmbuf_free(m);
+        send_control(reply_to(c, tf::kAck));
+        return ctcp_establish(id, c, now);
+      }
+      return drop(m, DropReason::kTcpNotEstablished);
+
+    case ConnState::kSynReceived:
+      if ((seg.flags & tf::kSyn) && !(seg.flags & tf::kAck)) {
+        // Our SYN|ACK was lost: the peer retransmitted its SYN.
+        rte_pktmbuf_free(m);
+        if (seg.seq + 1 == c.rcv_nxt.load(std::memory_order_relaxed)) {
+          auto s = reply_to(c, tf::kSyn | tf::kAck);
+          s.seq = c.iss;
+          send_control(s);
+        }
+        return;
+      }
+      if (!(seg.flags & tf::kAck) || seg.ack != c.iss + 1) {
+        return drop(m, DropReason::kTcpNotEstablished);
+      }
+      ctcp_establish(id, c, now);
+      break;  // an ACK may carry the first data segment
+
+    case ConnState::kEstablished:
+      break;
+
+    default:
+      return drop(m, DropReason::kTcpNoConnection);
+  }
+
+  if (seg.flags & tf::kSyn) {
+    // A SYN on an established connection: the peer may have restarted (or
+    // its NAT rebooted). Answer with a challenge ACK (RFC 5961 4): a peer
+    // that lost its state answers with RST, and its next SYN opens afresh.
+    counters_.add(Counter::kCtcpChallengeAck);
+    rte_pktmbuf_free(m);
+    return send_control(reply_to(c, tf::kAck));
+  }
+  if (seg.flags & tf::kFin) {
+    counters_.add(Counter::kCtcpFinAnsweredWithRst);
+    rte_pktmbuf_free(m);
+    return ctcp_close(id, c, true);
+  }
+  c.last_rx_tsc.store(now, std::memory_order_relaxed);
+  if (seg.payload_length == 0) {
+    counters_.add(Counter::kCtcpKeepalives);  // keepalive or pure ACK
+    rte_pktmbuf_free(m);
+    return;
+  }
+  ctcp_data(id, c, m, seg);
+}
+
+void Worker::ctcp_data(ConnId id, Connection& c, rte_mbuf* m, const ctcp::TcpSegment& seg) {
+  auto view = net::mbuf_view(m);
+  ctcp::DecapResult res = ctcp::decapsulate(view, seg, gw_.ctcp().strict_trailer);
+  if (res.drop != DropReason::kNone) return drop(m, res.drop);
+  net::mbuf_commit(m, view);
+  advance_rcv_nxt(c, seg.seq + seg.payload_length);
+  c.rx_packets.fetch_add(1, std::memory_order_relaxed);
+  if (res.proto == ctcp::InnerProto::kIke) {
+    counters_.add(Counter::kCtcpDecapIke);
+    learn_ike(id, c, m);
+  } else {
+    counters_.add(Counter::kCtcpDecapEsp);
+  }
+  // Without an SA engine (manual keys or IKE control plane), both IKE and
+  // ESP go to the host behind the LOCAL port.
+  punt_to_local(m);
+}
+
+void Worker::learn_ike(ConnId id, Connection& c, rte_mbuf* inner) {
+  auto view = net::mbuf_view(inner);
+  net::IpPacketInfo info;
+  if (net::parse_ip_packet(view.bytes(), info, false) != DropReason::kNone) return;
+  const uint8_t* udp = view.data() + info.l3_length;
+  uint16_t off = ike_offset(udp, info.l4_length());
+  if (off == 0) return;
+  ctcp::IkeSpis spis{net::load_be64(udp + off), net::load_be64(udp + off + 8)};
+  if (spis.initiator == 0) return;
+  // Racy read of a slow-path field: at worst we take the writer lock once more.
+  if (c.ike[0].initiator == spis.initiator && c.ike[0].responder == spis.responder) return;
+  if (c.ike[1].initiator == spis.initiator) return;
+  if (gw_.connections().add_ike(id, spis)) counters_.add(Counter::kCtcpIkeMapped);
+}
+
+void Worker::ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::TcpSegment& seg,
+                                const ctcp::FlowKey& key) {
+  if (seg.flags & tf::kRst) return drop(m, DropReason::kTcpNoConnection);
+  if (!gw_.is_listener(key.local, key.local_port)) return drop(m, DropReason::kTcpNoConnection);
+  uint8_t flags = seg.flags;
+  uint32_t seq = seg.seq;
+  rte_pktmbuf_free(m);
+
+  if ((flags & tf::kSyn) && !(flags & tf::kAck)) {
+    auto& table = gw_.connections();
+    auto added = table.add(key, ConnState::kSynReceived, in.port_id, false);
+    if (!added) {
+      drops_.add(DropReason::kTcpListenerFull);
+      return;
+    }
+    Connection& c = table.at(*added);
+    uint64_t now = rte_rdtsc();
+    c.iss = static_cast<uint32_t>(rte_rand());
+    c.snd_nxt.store(c.iss + 1, std::memory_order_relaxed);
+    c.rcv_nxt.store(seq + 1, std::memory_order_relaxed);
+    c.created_tsc = c.state_tsc = now;
+    c.last_rx_tsc.store(now, std::memory_order_relaxed);
+    // The peer is usually on-link or behind the next hop we already know;
+    // learning its MAC from this SYN saves an ARP round before SYN|ACK.
+    net::RouteResult route;
+    if (gw_.routes().lookup(key.peer, route) && route.next_hop == key.peer) {
+      gw_.neighbors().learn(in.port_id, key.peer, rx_src_mac_);
+    }
+    counters_.add(Counter::kCtcpSynReceived);
+    auto s = reply_to(c, tf::kSyn | tf::kAck);
+    s.seq = c.iss;
+    send_control(s);
+    return;
+  }
+  // Anything else to a listener that matches no connection: RST|ACK as a
+  // TCP stack would (RFC 793 "reset generation").
+  uint32_t len = seg.payload_length + ((flags & tf::kSyn) ? 1 : 0) + ((flags & tf::kFin) ? 1 : 0);
+  send_control({key.local, key.peer, key.local_port, key.peer_port,
+                (flags & tf::kAck) ? seg.ack : 0, seq + len, tf::kRst | tf::kAck});
+}
+
+void Worker::ctcp_establish(ConnId id, Connection& c, uint64_t now) {
+  ConnState expected = c.state.load(std::memory_order_acquire);
+  if (expected != ConnState::kSynSent && expected != ConnState::kSynReceived) return;
+  if (!c.state.compare_exchange_strong(expected, ConnState::kEstablished)) return;
+  c.state_tsc = now;
+  counters_.add(Counter::kCtcpEstablished);
+  gw_.note_established(c.key, id);
+  for (rte_mbuf* m : gw_.held().take(id)) ctcp_output(id, c, m);
+}
+
+void Worker::ctcp_close(ConnId id, Connection& c, bool send_rst) {
+  ConnState s = c.state.load(std::memory_order_acquire);
+  if (s == ConnState::kClosing || s == ConnState::kFree) return;
+  if (!c.state.compare_exchange_strong(s, ConnState::kClosing)) return;
+  if (send_rst) send_control(reply_to(c, tf::kRst | tf::kAck));
+  gw_.held().drop(id);
+  gw_.forget_connection(c.key, id);
+  gw_.connections().remove(id);
+}
+
+void Worker::local_input(rte_mbuf* m) {
+  auto view = net::mbuf_view(m);
+  net::IpPacketInfo info;
+  if (net::parse_ip_packet(view.bytes(), info) != DropReason::kNone) {
+    return drop(m, DropReason::kEncapBadInner);
+  }
+  net::IpAddress src = net::ip_source(view.bytes(), info);
+  net::IpAddress dst = net::ip_destination(view.bytes(), info);
+  const Interface* owner = gw_.owner_of(src);
+  if (!owner || owner->role != PortRole::kPublic) return drop(m, DropReason::kIpNotForUs);
+  auto& table = gw_.connections();
+  ConnId id = kNoConn;
+  if (info.proto == net::kProtoUdp) {
+    const uint8_t* udp = view.data() + info.l3_length;
+    uint16_t off = info.l4_length() >= 8 ? ike_offset(udp, info.l4_length()) : 0;
+    // Only IKE travels over pseudo-TCP: NAT keepalives have no use in TCP
+    // and UDP-encapsulated ESP is sent bare (wire-formats.md 1).
+    if (off == 0) return drop(m, DropReason::kEncapBadInner);
+    uint64_t spi = net::load_be64(udp + off);
+    id = table.lookup_ike(src, dst, spi);
+    if (id == kNoConn) id = ctcp_open(src, dst, spi);
+  } else if (info.proto == net::kProtoEsp) {
+    if (info.l4_length() < 8) return drop(m, DropReason::kCtcpInnerEspTruncated);
+    uint32_t spi = net::load_be32(view.data() + info.l3_length);
+    id = table.lookup_esp(src, dst, spi);
+    if (id == kNoConn) {
+      id = gw_.latest_connection(src, dst);
+      if (id != kNoConn && !table.add_esp(id, spi)) id = kNoConn;
+    }
+  } else {
+    return drop(m, DropReason::kIpUnsupportedProto);
+  }
+  if (id == kNoConn) return drop(m, DropReason::kEncapNoConnection);
+  ctcp_output(id, table.at(id), m);
+}
+
+ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer,
+                         uint64_t ike_spi) {
+  const TcpPeer* p = gw_.tcp_peer(peer);
+  if (!p) return kNoConn;
+  auto& table = gw_.connections();
+  const CtcpSettings& cs = gw_.ctcp();
+  auto port = table.pick_local_port(local, peer, p->remote_port, p->local_port, cs.local_port_min,
+                                    cs.local_port_max);
+  if (!port) {
+    drops_.add(DropReason::kEncapPortsExhausted);
+    return kNoConn;
+  }
+  net::RouteResult route;
+  if (!gw_.routes().lookup(peer, route)) return kNoConn;
+  ctcp::FlowKey key{local, peer, *port, p->remote_port};
+  auto added = table.add(key, ConnState::kSynSent, route.port, true);
+  if (!added) return kNoConn;
+  ConnId id = *added;
+  if (!table.add_ike(id, {ike_spi, 0})) {
+    // Another worker opened a connection for this IKE SA first.
+    table.remove(id);
+    return table.lookup_ike(local, peer, ike_spi);
+  }
+  Connection& c = table.at(id);
+  uint64_t now = rte_rdtsc();
+  c.iss = static_cast<uint32_t>(rte_rand());
+  c.snd_nxt.store(c.iss + 1, std::memory_order_relaxed);
+  c.created_tsc = c.state_tsc = now;
+  c.last_tx_tsc.store(now, std::memory_order_relaxed);
+  counters_.add(Counter::kCtcpSynSent);
+  auto s = reply_to(c, tf::kSyn);
+  s.seq = c.iss;
+  s.ack = 0;
+  send_control(s);
+  return id;
+}
+
+void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
+  ConnState state = c.state.load(std::memory_order_acquire);
+  if (state == ConnState::kSynSent || state == ConnState::kSynReceived) {
+    if (!gw_.held().hold(id, m, gw_.ctcp().hold_queue_packets)) {
+      return drop(m, DropReason::kEncapHoldQueueFull);
+    }
+    counters_.add(Counter::kCtcpHeld);
+    return;
+  }
+  if (state != ConnState::kEstablished) return drop(m, DropReason::kEncapNoConnection);
+
+  auto view = net::mbuf_view(m);
+  net::IpPacketInfo info;
+  if (net::parse_ip_packet(view.bytes(), info) != DropReason::kNone) {
+    return drop(m, DropReason::kEncapBadInner);
+  }
+  const Interface* out = gw_.interface(c.port_id);
+  uint32_t outer_len = uint32_t{info.packet_length} + ctcp::kOverhead;
+  bool fragment = false;
+  if (out && outer_len > out->mtu) {
+    bool df = info.family == net::IpFamily::kV6 || (net::load_be16(view.data() + 6) & 0x4000);
+    if (df) return send_packet_too_big(m, static_cast<uint16_t>(out->mtu - ctcp::kOverhead));
+    fragment = true;
+  }
+  uint32_t seq = c.snd_nxt.fetch_add(ctcp::sequence_advance(info), std::memory_order_relaxed);
+  ctcp::SegmentParams params{c.key.local_port, c.key.peer_port, seq,
+                             c.rcv_nxt.load(std::memory_order_relaxed)};
+  DropReason r = ctcp::encapsulate(view, info, params);
+  if (r != DropReason::kNone) return drop(m, r);
+  net::mbuf_commit(m, view);
+  c.tx_packets.fetch_add(1, std::memory_order_relaxed);
+  c.last_tx_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+  counters_.add(info.proto == net::kProtoUdp ? Counter::kCtcpEncapIke : Counter::kCtcpEncapEsp);
+  if (!fragment) return send_l3(m);
+
+  // IPv4 without DF: fragment the outer packet to the egress MTU.
+  rte_mbuf* frags[8];
+  int32_t n = rte_ipv4_fragment_packet(m, frags, 8, out->mtu, gw_.pool(), gw_.pool());
+  rte_pktmbuf_free(m);
+  if (n < 0) {
+    drops_.add(DropReason::kPmtuFragmentFailed);
+    return;
+  }
+  counters_.add(Counter::kPmtuFragmented);
+  for (int32_t i = 0; i < n; ++i) {
+    // Fragments are chains (direct header + indirect data): flatten them
+    // into single segments, which the rest of the path expects.
+    if (frags[i]->nb_segs > 1 && rte_pktmbuf_linearize(frags[i]) != 0) {
+      drop(frags[i], DropReason::kMultiSegment);
+      continue;
+    }
+    send_l3(frags[i]);
+  }
+}
+
+void Worker::send_packet_too_big(rte_mbuf* offending, uint16_t mtu) {
+  auto view = net::mbuf_view(offending);
+  const Interface* local = gw_.local_interface();
+  net::IpPacketInfo info;
+  net::parse_ip_packet(view.bytes(), info, false);
+  // Sourced from our address on the packet's own outer address (it is ours).
+  net::IpAddress src = net::ip_source(view.bytes(), info);
+  if (local) {
+    if (const net::IpAddress* a = local->address(src.family)) src = *a;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(gw_.pool());
+  if (!m) return drop(offending, DropReason::kNoMbuf);
+  uint16_t len = net::build_packet_too_big({rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m)},
+                                           view.bytes(), src, mtu);
+  drop(offending, DropReason::kPmtuExceededDf);
+  if (len == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  m->data_len = m->pkt_len = len;
+  counters_.add(Counter::kPmtuIcmpSent);
+  punt_to_local(m);
+}
+
+void Worker::run_timers(uint64_t now) {
+  auto& table = gw_.connections();
+  const CtcpSettings& cs = gw_.ctcp();
+  // Sweep a slice per tick so the whole table is visited every ~250 ms
+  // (25 ticks) whatever its size, keeping each tick's work bounded.
+  uint32_t cap = table.capacity();
+  uint32_t slice = cap / 25 + 1;
+  for (uint32_t k = 0; k < slice; ++k) {
+    ConnId id = timer_cursor_;
+    timer_cursor_ = timer_cursor_ + 1 >= cap ? 0 : timer_cursor_ + 1;
+    Connection& c = table.at(id);
+    ConnState s = c.state.load(std::memory_order_acquire);
+    switch (s) {
+      case ConnState::kSynSent:
+        if (now - c.state_tsc > cs.handshake_timeout_tsc) {
+          counters_.add(Counter::kCtcpHandshakeFailed);
+          for (rte_mbuf* held : gw_.held().take(id)) drop(held, DropReason::kEncapHandshakeFailed);
+          std::fprintf(stderr, "event: handshake_failed local=%s:%u peer=%s:%u\n",
+                       c.key.local.to_string().c_str(), c.key.local_port,
+                       c.key.peer.to_string().c_str(), c.key.peer_port);
+          ctcp_close(id, c, false);
+        } else if (now - c.last_tx_tsc.load(std::memory_order_relaxed) > cs.syn_retransmit_tsc) {
+          c.last_tx_tsc.store(now, std::memory_order_relaxed);
+          ++c.syn_retries;
+          auto seg = reply_to(c, tf::kSyn);
+          seg.seq = c.iss;
+          seg.ack = 0;
+          counters_.add(Counter::kCtcpSynSent);
+          send_control(seg);
+        }
+        break;
+      case ConnState::kSynReceived:
+        if (now - c.state_tsc > cs.handshake_timeout_tsc) ctcp_close(id, c, false);
+        break;
+      case ConnState::kEstablished: {
+        bool unmapped = c.ike[0].empty() && c.ike[1].empty() && c.esp_sa_count == 0;
+        if (unmapped && now - c.state_tsc > cs.ike_grace_tsc) {
+          counters_.add(Counter::kCtcpClosedGrace);
+          ctcp_close(id, c, true);
+          break;
+        }
+        uint64_t last = std::max(c.last_rx_tsc.load(std::memory_order_relaxed),
+                                 c.last_tx_tsc.load(std::memory_order_relaxed));
+        if (cs.idle_timeout_tsc != 0 && now - std::max(last, c.state_tsc) > cs.idle_timeout_tsc) {
+          counters_.add(Counter::kCtcpClosedIdle);
+          ctcp_close(id, c, true);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  table.reclaim();
+}
+
+}  // namespace tcpsec::pipeline

@@ -1,0 +1,208 @@
+#include "dataplane/pipeline/gateway.h"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+
+namespace tcpsec::pipeline {
+
+const net::IpAddress* Interface::address(net::IpFamily family) const {
+  for (const auto& p : addresses) {
+    if (p.address.family == family) return &p.address;
+  }
+  return nullptr;
+}
+
+bool HoldQueues::hold(ctcp::ConnId id, rte_mbuf* m, size_t limit) {
+  std::lock_guard lock(mu_);
+  auto& q = held_[id];
+  if (q.size() >= limit) return false;
+  q.push_back(m);
+  return true;
+}
+
+std::vector<rte_mbuf*> HoldQueues::take(ctcp::ConnId id) {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(id);
+  if (it == held_.end()) return {};
+  auto out = std::move(it->second);
+  held_.erase(it);
+  return out;
+}
+
+void HoldQueues::drop(ctcp::ConnId id) {
+  for (rte_mbuf* m : take(id)) rte_pktmbuf_free(m);
+}
+
+HoldQueues::~HoldQueues() {
+  for (auto& [id, q] : held_) {
+    for (rte_mbuf* m : q) rte_pktmbuf_free(m);
+  }
+}
+
+namespace {
+
+const Interface* find_by_name(const std::vector<Interface>& ifs, const std::string& name) {
+  for (const auto& i : ifs) {
+    if (i.name == name) return &i;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& config,
+                                                   std::vector<Interface> interfaces,
+                                                   rte_mempool* pool, unsigned readers) {
+  std::unique_ptr<Gateway> g(new Gateway());
+  g->config_ = config;
+  g->interfaces_ = std::move(interfaces);
+  g->pool_ = pool;
+  g->tsc_hz_ = rte_get_tsc_hz();
+
+  for (const auto& i : g->interfaces_) {
+    if (i.role == PortRole::kLocal) g->local_ = &i;
+    for (const auto& p : i.addresses) {
+      // Connected route for the interface's subnet.
+      net::IpPrefix subnet = p;
+      if (auto s = g->routes_.add(subnet, net::IpAddress{}, i.port_id); !s) {
+        return Status::error("port " + i.name + ": " + s.message());
+      }
+    }
+  }
+  for (int r = 0; r < config.routes_size(); ++r) {
+    const auto& route = config.routes(r);
+    std::string where = "routes[" + std::to_string(r) + "]";
+    auto prefix = net::IpPrefix::parse(route.prefix());
+    if (!prefix) return Status::error(where + ".prefix: " + prefix.error());
+    net::IpAddress next_hop;
+    if (!route.next_hop().empty()) {
+      auto nh = net::IpAddress::parse(route.next_hop());
+      if (!nh) return Status::error(where + ".next_hop: " + nh.error());
+      next_hop = *nh;
+    }
+    const Interface* port = find_by_name(g->interfaces_, route.port());
+    if (!port) return Status::error(where + ".port: no port named '" + route.port() + "'");
+    if (auto s = g->routes_.add(*prefix, next_hop, port->port_id); !s) {
+      return Status::error(where + ": " + s.message());
+    }
+  }
+  for (int n = 0; n < config.neighbors_size(); ++n) {
+    const auto& nb = config.neighbors(n);
+    std::string where = "neighbors[" + std::to_string(n) + "]";
+    auto ip = net::IpAddress::parse(nb.address());
+    if (!ip) return Status::error(where + ".address: " + ip.error());
+    auto mac = net::MacAddress::parse(nb.mac());
+    if (!mac) return Status::error(where + ".mac: " + mac.error());
+    const Interface* port = find_by_name(g->interfaces_, nb.port());
+    if (!port) return Status::error(where + ".port: no port named '" + nb.port() + "'");
+    if (auto s = g->neighbors_.add_static(port->port_id, *ip, *mac); !s) {
+      return Status::error(where + ": " + s.message());
+    }
+  }
+
+  const auto& pt = config.pseudo_tcp();
+  for (const auto& l : pt.listeners()) {
+    net::IpAddress addr;
+    auto parsed = net::IpAddress::parse(l.address());
+    if (parsed) addr = *parsed;
+    // 0.0.0.0 and :: mean every address of ours.
+    if (addr == net::IpAddress::v4(0u) || addr == *net::IpAddress::parse("::")) {
+      addr = net::IpAddress{};
+    }
+    for (uint32_t port : l.ports()) g->listeners_.push_back({addr, static_cast<uint16_t>(port)});
+  }
+  for (const auto& p : pt.peers()) {
+    auto addr = net::IpAddress::parse(p.address());
+    if (!addr) return Status::error("pseudo_tcp.peers.address: " + addr.error());
+    g->peers_.push_back(
+        {*addr, static_cast<uint16_t>(p.remote_port()), static_cast<uint16_t>(p.local_port())});
+  }
+  uint64_t ms = g->tsc_hz_ / 1000;
+  auto& c = g->ctcp_;
+  c.handshake_timeout_tsc = pt.handshake_timeout_ms() * ms;
+  c.syn_retransmit_tsc = pt.syn_retransmit_ms() * ms;
+  c.ike_grace_tsc = uint64_t{pt.ike_grace_s()} * g->tsc_hz_;
+  c.idle_timeout_tsc = uint64_t{pt.idle_timeout_s()} * g->tsc_hz_;
+  c.close_delay_tsc = pt.close_delay_ms() * ms;
+  c.local_port_min = static_cast<uint16_t>(pt.local_port_range().min());
+  c.local_port_max = static_cast<uint16_t>(pt.local_port_range().max());
+  c.hold_queue_packets = static_cast<uint16_t>(pt.hold_queue_packets());
+  c.strict_trailer = pt.strict_trailer();
+
+  ctcp::ConnectionTable::Options opts;
+  opts.name = "ctcp";
+  opts.max_connections = pt.max_connections();
+  opts.max_sas_per_connection = pt.max_sas_per_connection();
+  opts.max_readers = readers;
+  auto table = ctcp::ConnectionTable::create(opts);
+  if (!table) return Status::error("connection table: " + table.error());
+  g->connections_ = std::move(*table);
+  return g;
+}
+
+const Interface* Gateway::interface(uint16_t port_id) const {
+  for (const auto& i : interfaces_) {
+    if (i.port_id == port_id) return &i;
+  }
+  return nullptr;
+}
+
+const Interface* Gateway::owner_of(const net::IpAddress& address) const {
+  for (const auto& i : interfaces_) {
+    for (const auto& p : i.addresses) {
+      if (p.address == address) return &i;
+    }
+  }
+  return nullptr;
+}
+
+bool Gateway::is_listener(const net::IpAddress& local, uint16_t port) const {
+  for (const auto& l : listeners_) {
+    if (l.port == port && (l.address.family == net::IpFamily::kNone || l.address == local)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const TcpPeer* Gateway::tcp_peer(const net::IpAddress& peer) const {
+  for (const auto& p : peers_) {
+    if (p.address == peer) return &p;
+  }
+  return nullptr;
+}
+
+void Gateway::note_established(const ctcp::FlowKey& key, ctcp::ConnId id) {
+  std::lock_guard lock(latest_mu_);
+  latest_[{key.local, key.peer}] = id;
+}
+
+void Gateway::forget_connection(const ctcp::FlowKey& key, ctcp::ConnId id) {
+  std::lock_guard lock(latest_mu_);
+  auto it = latest_.find({key.local, key.peer});
+  if (it != latest_.end() && it->second == id) latest_.erase(it);
+}
+
+ctcp::ConnId Gateway::latest_connection(const net::IpAddress& local, const net::IpAddress& peer) {
+  std::lock_guard lock(latest_mu_);
+  auto it = latest_.find({local, peer});
+  return it == latest_.end() ? ctcp::kNoConn : it->second;
+}
+
+net::MacAddress Gateway::local_host_mac() const {
+  uint64_t v = local_host_mac_.load(std::memory_order_relaxed);
+  if (v == 0) return net::MacAddress::broadcast();
+  net::MacAddress mac;
+  for (int i = 0; i < 6; ++i) mac.bytes[i] = static_cast<uint8_t>(v >> (40 - 8 * i));
+  return mac;
+}
+
+void Gateway::learn_local_host_mac(const net::MacAddress& mac) {
+  uint64_t v = 0;
+  for (int i = 0; i < 6; ++i) v = v << 8 | mac.bytes[i];
+  if (local_host_mac_.load(std::memory_order_relaxed) != v) {
+    local_host_mac_.store(v, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tcpsec::pipeline

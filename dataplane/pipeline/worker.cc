@@ -1,0 +1,264 @@
+// Worker loop, link-layer dispatch, local plumbing (ARP, ND, ICMP echo) and
+// transmission. The pseudo-TCP paths are in ctcp_path.cc.
+#include "dataplane/pipeline/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "dataplane/net/arp.h"
+#include "dataplane/net/icmp.h"
+#include "dataplane/net/mbuf_view.h"
+#include "dataplane/net/nd.h"
+
+namespace tcpsec::pipeline {
+
+Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std::move(options)) {
+  if (opt_.burst == 0 || opt_.burst > kMaxBurst) opt_.burst = 32;
+}
+
+void Worker::run() {
+  auto& table = gw_.connections();
+  if (auto s = table.register_reader(opt_.index); !s) return;
+  uint64_t tick = gw_.tsc_hz() / 100;  // timers every 10 ms
+  while (!gw_.stop().load(std::memory_order_relaxed)) {
+    unsigned n = poll_once();
+    table.quiescent(opt_.index);
+    if (opt_.run_timers) {
+      uint64_t now = rte_rdtsc();
+      if (now >= next_timer_tsc_) {
+        run_timers(now);
+        flush();
+        next_timer_tsc_ = now + tick;
+      }
+    }
+    if (n == 0 && opt_.idle_sleep_us != 0) rte_delay_us_sleep(opt_.idle_sleep_us);
+  }
+  flush();
+  table.unregister_reader(opt_.index);
+}
+
+unsigned Worker::poll_once() {
+  unsigned total = 0;
+  rte_mbuf* pkts[kMaxBurst];
+  for (const RxQueue& q : opt_.rx) {
+    uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, opt_.burst);
+    if (n == 0) continue;
+    const Interface* in = gw_.interface(q.port);
+    counters_.add(Counter::kRxPackets, n);
+    for (uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      handle_frame(*in, pkts[i]);
+    }
+    total += n;
+  }
+  flush();
+  return total;
+}
+
+void Worker::drop(rte_mbuf* m, DropReason r) {
+  drops_.add(r);
+  rte_pktmbuf_free(m);
+}
+
+void Worker::handle_frame(const Interface& in, rte_mbuf* m) {
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return drop(m, DropReason::kMultiSegment);
+  if (m->data_len < net::kEthHeaderLen) return drop(m, DropReason::kEthTruncated);
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  std::memcpy(rx_src_mac_.bytes.data(), eth + 6, 6);
+  uint16_t type = net::load_be16(eth + 12);
+  if (in.role == PortRole::kLocal) gw_.learn_local_host_mac(rx_src_mac_);
+  switch (type) {
+    case net::kEtherTypeArp:
+      return handle_arp(in, m);
+    case net::kEtherTypeIpv4:
+      rte_pktmbuf_adj(m, net::kEthHeaderLen);
+      return handle_ipv4(in, m);
+    case net::kEtherTypeIpv6:
+      rte_pktmbuf_adj(m, net::kEthHeaderLen);
+      return handle_ipv6(in, m);
+    default:
+      return drop(m, DropReason::kEthUnknownType);
+  }
+}
+
+void Worker::handle_arp(const Interface& in, rte_mbuf* m) {
+  auto frame = net::mbuf_view(m);
+  net::ArpInfo arp;
+  DropReason r = net::parse_arp(frame.bytes().subspan(net::kEthHeaderLen), arp);
+  if (r != DropReason::kNone) return drop(m, r);
+  if (arp.sender_ip != net::IpAddress::v4(0u)) {
+    gw_.neighbors().learn(in.port_id, arp.sender_ip, arp.sender_mac);
+  }
+  // On the LOCAL port we answer for every address (proxy ARP): the host
+  // reaches all peers through us. Never for the host's own address (DAD).
+  bool ours = gw_.owner_of(arp.target_ip) == &in ||
+              (in.role == PortRole::kLocal && arp.target_ip != arp.sender_ip);
+  if (arp.op != 1 || !ours) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  net::make_arp_reply(frame, arp, in.mac);
+  net::mbuf_commit(m, frame);
+  counters_.add(Counter::kArpReplies);
+  enqueue(in.port_id, m);
+}
+
+void Worker::handle_ipv4(const Interface& in, rte_mbuf* m) {
+  auto view = net::mbuf_view(m);
+  net::IpPacketInfo info;
+  DropReason r = net::parse_ip_packet(view.bytes(), info);
+  if (r != DropReason::kNone) return drop(m, r);
+  if (m->data_len > info.packet_length) rte_pktmbuf_trim(m, m->data_len - info.packet_length);
+  if (in.role == PortRole::kLocal) return local_input(m);
+  const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
+  if (!owner) return drop(m, DropReason::kIpNotForUs);
+  if (info.proto == net::kProtoIcmp) {
+    if (!handle_icmp_to_us(in, m, info)) return;
+    return;
+  }
+  if (info.proto == net::kProtoTcp && in.role == PortRole::kPublic) return ctcp_input(in, m);
+  drop(m, DropReason::kIpUnsupportedProto);
+}
+
+void Worker::handle_ipv6(const Interface& in, rte_mbuf* m) {
+  auto view = net::mbuf_view(m);
+  net::IpPacketInfo info;
+  DropReason r = net::parse_ip_packet(view.bytes(), info);
+  if (r != DropReason::kNone) return drop(m, r);
+  if (m->data_len > info.packet_length) rte_pktmbuf_trim(m, m->data_len - info.packet_length);
+  view = net::mbuf_view(m);
+  if (info.proto == net::kProtoIcmpv6) {
+    net::NdInfo nd;
+    r = net::parse_nd(view.bytes(), nd);
+    if (r == DropReason::kNone) {
+      if (nd.has_link_addr && nd.source.family == net::IpFamily::kV6 &&
+          nd.source != *net::IpAddress::parse("::")) {
+        gw_.neighbors().learn(in.port_id, nd.type == 135 ? nd.source : nd.target, nd.link_addr);
+      }
+      bool ours = gw_.owner_of(nd.target) == &in || in.role == PortRole::kLocal;
+      if (nd.type == 135 && ours) {
+        bool dad = nd.source == *net::IpAddress::parse("::");
+        net::IpAddress dst = dad ? *net::IpAddress::parse("ff02::1") : nd.source;
+        net::MacAddress dst_mac = dad ? net::ipv6_multicast_mac(dst) : rx_src_mac_;
+        rte_mbuf* reply = rte_pktmbuf_alloc(gw_.pool());
+        if (!reply) return drop(m, DropReason::kNoMbuf);
+        uint8_t* out = rte_pktmbuf_mtod(reply, uint8_t*);
+        uint16_t len = net::build_neighbor_advertisement({out, rte_pktmbuf_tailroom(reply)}, in.mac,
+                                                         nd.target, dst, dst_mac, !dad);
+        reply->data_len = reply->pkt_len = len;
+        counters_.add(Counter::kNdAdvertisements);
+        enqueue(in.port_id, reply);
+      }
+      rte_pktmbuf_free(m);
+      return;
+    }
+    if (r != DropReason::kIpUnsupportedProto) return drop(m, r);  // malformed ND
+  }
+  if (in.role == PortRole::kLocal) {
+    if (info.proto == net::kProtoIcmpv6 && gw_.owner_of(net::ip_destination(view.bytes(), info))) {
+      handle_icmp_to_us(in, m, info);
+      return;
+    }
+    return local_input(m);
+  }
+  const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
+  if (!owner) return drop(m, DropReason::kIpNotForUs);
+  if (info.proto == net::kProtoIcmpv6) {
+    handle_icmp_to_us(in, m, info);
+    return;
+  }
+  if (info.proto == net::kProtoTcp && in.role == PortRole::kPublic) return ctcp_input(in, m);
+  drop(m, DropReason::kIpUnsupportedProto);
+}
+
+bool Worker::handle_icmp_to_us(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info) {
+  auto view = net::mbuf_view(m);
+  DropReason r = net::make_echo_reply(view, info);
+  if (r != DropReason::kNone) {
+    drop(m, r);
+    return false;
+  }
+  // Answer on the port it came in on, to the MAC it came from: no route or
+  // neighbour lookup needed, and it works before ARP has run.
+  uint8_t* eth = view.prepend(net::kEthHeaderLen);
+  net::write_eth_header(
+      eth, rx_src_mac_, in.mac,
+      info.family == net::IpFamily::kV4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+  net::mbuf_commit(m, view);
+  counters_.add(Counter::kEchoReplies);
+  enqueue(in.port_id, m);
+  return true;
+}
+
+void Worker::solicit(const Interface& out, const net::IpAddress& next_hop) {
+  if (!gw_.neighbors().should_solicit(out.port_id, next_hop, rte_rdtsc(), gw_.tsc_hz())) return;
+  const net::IpAddress* src = out.address(next_hop.family);
+  if (!src) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(gw_.pool());
+  if (!m) return;
+  std::span<uint8_t> buf{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m)};
+  uint16_t len = next_hop.is_v4() ? net::build_arp_request(buf, out.mac, *src, next_hop)
+                                  : net::build_neighbor_solicitation(buf, out.mac, *src, next_hop);
+  if (len == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  m->data_len = m->pkt_len = len;
+  counters_.add(next_hop.is_v4() ? Counter::kArpRequests : Counter::kNdSolicitations);
+  enqueue(out.port_id, m);
+}
+
+void Worker::send_l3(rte_mbuf* m) {
+  auto view = net::mbuf_view(m);
+  bool v4 = (view.data()[0] >> 4) == 4;
+  net::IpAddress dst =
+      v4 ? net::IpAddress::v4(view.data() + 16) : net::IpAddress::v6(view.data() + 24);
+  net::RouteResult route;
+  if (!gw_.routes().lookup(dst, route)) return drop(m, DropReason::kNoRoute);
+  const Interface* out = gw_.interface(route.port);
+  net::MacAddress mac;
+  if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {
+    solicit(*out, route.next_hop);
+    return drop(m, DropReason::kNeighborUnresolved);
+  }
+  uint8_t* eth = view.prepend(net::kEthHeaderLen);
+  if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
+  net::write_eth_header(eth, mac, out->mac, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+  net::mbuf_commit(m, view);
+  enqueue(route.port, m);
+}
+
+void Worker::punt_to_local(rte_mbuf* m) {
+  const Interface* local = gw_.local_interface();
+  if (!local) return drop(m, DropReason::kNoRoute);
+  auto view = net::mbuf_view(m);
+  bool v4 = (view.data()[0] >> 4) == 4;
+  uint8_t* eth = view.prepend(net::kEthHeaderLen);
+  if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
+  net::write_eth_header(eth, gw_.local_host_mac(), local->mac,
+                        v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+  net::mbuf_commit(m, view);
+  counters_.add(Counter::kPuntedToLocal);
+  enqueue(local->port_id, m);
+}
+
+void Worker::enqueue(uint16_t port, rte_mbuf* m) {
+  if (port >= kMaxPorts) return drop(m, DropReason::kNoRoute);
+  TxQueue& q = tx_[port];
+  q.pkts[q.count++] = m;
+  if (q.count == q.pkts.size()) flush();
+}
+
+void Worker::flush() {
+  for (uint16_t port = 0; port < kMaxPorts; ++port) {
+    TxQueue& q = tx_[port];
+    if (q.count == 0) continue;
+    uint16_t sent =
+        rte_eth_tx_burst(port, static_cast<uint16_t>(opt_.index), q.pkts.data(), q.count);
+    counters_.add(Counter::kTxPackets, sent);
+    for (uint16_t i = sent; i < q.count; ++i) drop(q.pkts[i], DropReason::kTxFull);
+    q.count = 0;
+  }
+}
+
+}  // namespace tcpsec::pipeline

@@ -1,0 +1,95 @@
+// Worker: one run-to-completion lcore. It polls its RX queues, handles each
+// burst to completion (local plumbing, pseudo-TCP in and out) and transmits
+// on its own TX queue of every port, so no two lcores share a queue.
+//
+// Worker 0 also runs the connection timers (SYN retransmits, handshake
+// timeouts, grace and idle closes) between bursts.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/ctcp/framing.h"
+#include "dataplane/pipeline/gateway.h"
+#include "dataplane/stats/counters.h"
+#include "dataplane/stats/drop_reason.h"
+
+namespace tcpsec::pipeline {
+
+struct RxQueue {
+  uint16_t port;
+  uint16_t queue;
+};
+
+struct WorkerOptions {
+  unsigned index = 0;       // also the RCU reader id and the TX queue used on every port
+  std::vector<RxQueue> rx;  // queues this worker polls
+  uint16_t burst = 32;
+  uint32_t idle_sleep_us = 0;  // back-off when a whole poll round found nothing
+  bool run_timers = false;
+};
+
+class Worker {
+ public:
+  static constexpr uint16_t kMaxBurst = 256;
+  static constexpr uint16_t kMaxPorts = 16;
+
+  Worker(Gateway& gateway, WorkerOptions options);
+  // Polls until the gateway's stop flag is set. Registers with RCU itself.
+  void run();
+  // One poll round over every RX queue; returns packets received. Public for tests.
+  unsigned poll_once();
+  void run_timers(uint64_t now);
+
+  const Counters& counters() const { return counters_; }
+  const DropCounters& drops() const { return drops_; }
+
+ private:
+  void handle_frame(const Interface& in, rte_mbuf* m);
+  void handle_arp(const Interface& in, rte_mbuf* m);
+  void handle_ipv4(const Interface& in, rte_mbuf* m);
+  void handle_ipv6(const Interface& in, rte_mbuf* m);
+  bool handle_icmp_to_us(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info);
+
+  // Pseudo-TCP receive side (public port, segment addressed to us).
+  void ctcp_input(const Interface& in, rte_mbuf* m);
+  void ctcp_data(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m, const ctcp::TcpSegment& seg);
+  void ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::TcpSegment& seg,
+                          const ctcp::FlowKey& key);
+  void ctcp_establish(ctcp::ConnId id, ctcp::Connection& c, uint64_t now);
+  void ctcp_close(ctcp::ConnId id, ctcp::Connection& c, bool send_rst);
+  void learn_ike(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* inner);
+
+  // Pseudo-TCP send side (IKE/ESP from the local port towards a peer).
+  void local_input(rte_mbuf* m);
+  void ctcp_output(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m);
+  ctcp::ConnId ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi);
+
+  // Output helpers.
+  void send_control(const ctcp::ControlSegment& s);
+  void send_l3(rte_mbuf* m);  // route, resolve, add Ethernet, enqueue
+  void punt_to_local(rte_mbuf* m);
+  void send_packet_too_big(rte_mbuf* offending, uint16_t mtu);
+  void solicit(const Interface& out, const net::IpAddress& next_hop);
+  void enqueue(uint16_t port, rte_mbuf* m);
+  void flush();
+  void drop(rte_mbuf* m, DropReason r);
+
+  Gateway& gw_;
+  WorkerOptions opt_;
+  Counters counters_;
+  DropCounters drops_;
+  uint64_t next_timer_tsc_ = 0;
+  uint32_t timer_cursor_ = 0;   // connection sweep position
+  net::MacAddress rx_src_mac_;  // source MAC of the frame being handled
+  struct TxQueue {
+    uint16_t count = 0;
+    std::array<rte_mbuf*, kMaxBurst * 2> pkts;
+  };
+  std::array<TxQueue, kMaxPorts> tx_{};
+};
+
+}  // namespace tcpsec::pipeline
