@@ -556,7 +556,7 @@ class Validator {
   }
 
   Status listeners(const v1::PseudoTcp& pt) {
-    // Key: address (family kNone for the wildcard), port.
+    // Key: address (0.0.0.0 or :: for a family's wildcard), port.
     std::map<std::pair<IpAddress, uint32_t>, std::string> seen;
     for (int i = 0; i < pt.listeners_size(); ++i) {
       const v1::Listener& l = pt.listeners(i);
@@ -569,8 +569,8 @@ class Validator {
         return fail(path + ".address", reason);
       }
       IpAddress key = *addr;
+      // 0.0.0.0 is every IPv4 address of ours, :: every IPv6 one.
       if (is_unspecified(key)) {
-        key = IpAddress{};
       } else if (addresses_.count(key) == 0) {
         return fail(path + ".address", key.to_string() + " is not an address of any port");
       }
@@ -581,8 +581,9 @@ class Validator {
         uint32_t port = l.ports(j);
         if (port == 0 || port > 65535) return fail(ppath, tcp_port_error(port));
         if (auto [it, inserted] = seen.emplace(std::make_pair(key, port), ppath); !inserted) {
-          std::string where =
-              key.family == IpFamily::kNone ? std::string("every address") : key.to_string();
+          std::string where = is_unspecified(key)
+                                  ? "every IP" + std::string(key.is_v4() ? "v4" : "v6") + " address"
+                                  : key.to_string();
           return fail(ppath, where + " port " + std::to_string(port) + " is already listed at " +
                                  it->second);
         }

@@ -29,6 +29,7 @@ IpAddress IpAddress::v6(const uint8_t* p) {
 
 Expected<IpAddress> IpAddress::parse(std::string_view text) {
   std::string s(text);
+  if (s.find('\0') != std::string::npos) return Status::error("address text holds a NUL byte");
   uint8_t buf[16];
   if (inet_pton(AF_INET, s.c_str(), buf) == 1) return v4(buf);
   if (inet_pton(AF_INET6, s.c_str(), buf) == 1) return v6(buf);
@@ -37,9 +38,12 @@ Expected<IpAddress> IpAddress::parse(std::string_view text) {
 
 std::string IpAddress::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (is_v4()) inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
-  else if (is_v6()) inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
-  else return "none";
+  if (is_v4())
+    inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);
+  else if (is_v6())
+    inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+  else
+    return "none";
   return buf;
 }
 

@@ -220,6 +220,7 @@ void Worker::ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::Tc
     if (gw_.routes().lookup(key.peer, route) && route.next_hop == key.peer) {
       gw_.neighbors().learn(in.port_id, key.peer, rx_src_mac_);
     }
+    gw_.add_handshaking(*added);
     counters_.add(Counter::kCtcpSynReceived);
     auto s = reply_to(c, tf::kSyn | tf::kAck);
     s.seq = c.iss;
@@ -318,6 +319,7 @@ ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer
   c.snd_nxt.store(c.iss + 1, std::memory_order_relaxed);
   c.created_tsc = c.state_tsc = now;
   c.last_tx_tsc.store(now, std::memory_order_relaxed);
+  gw_.add_handshaking(id);
   counters_.add(Counter::kCtcpSynSent);
   auto s = reply_to(c, tf::kSyn);
   s.seq = c.iss;
@@ -405,57 +407,61 @@ void Worker::send_packet_too_big(rte_mbuf* offending, uint16_t mtu) {
   punt_to_local(m);
 }
 
+bool Worker::handshake_timer(ConnId id, Connection& c, uint64_t now) {
+  const CtcpSettings& cs = gw_.ctcp();
+  ConnState s = c.state.load(std::memory_order_acquire);
+  if (s != ConnState::kSynSent && s != ConnState::kSynReceived) return false;
+  if (now - c.state_tsc > cs.handshake_timeout_tsc) {
+    if (s == ConnState::kSynSent) {
+      counters_.add(Counter::kCtcpHandshakeFailed);
+      for (rte_mbuf* held : gw_.held().take(id)) drop(held, DropReason::kEncapHandshakeFailed);
+      std::fprintf(stderr, "event: handshake_failed local=%s:%u peer=%s:%u\n",
+                   c.key.local.to_string().c_str(), c.key.local_port,
+                   c.key.peer.to_string().c_str(), c.key.peer_port);
+    }
+    ctcp_close(id, c, false);
+    return false;
+  }
+  if (s == ConnState::kSynSent &&
+      now - c.last_tx_tsc.load(std::memory_order_relaxed) > cs.syn_retransmit_tsc) {
+    c.last_tx_tsc.store(now, std::memory_order_relaxed);
+    ++c.syn_retries;
+    auto seg = reply_to(c, tf::kSyn);
+    seg.seq = c.iss;
+    seg.ack = 0;
+    counters_.add(Counter::kCtcpSynSent);
+    send_control(seg);
+  }
+  return true;
+}
+
 void Worker::run_timers(uint64_t now) {
   auto& table = gw_.connections();
   const CtcpSettings& cs = gw_.ctcp();
-  // Sweep a slice per tick so the whole table is visited every ~250 ms
-  // (25 ticks) whatever its size, keeping each tick's work bounded.
+  // Handshakes are few and need precise timers: they are visited every tick.
+  for (ConnId id : gw_.take_handshaking()) {
+    if (handshake_timer(id, table.at(id), now)) gw_.add_handshaking(id);
+  }
+  // Established connections are swept a slice per tick, so the whole table
+  // is visited every ~250 ms (25 ticks) whatever its size.
   uint32_t cap = table.capacity();
   uint32_t slice = cap / 25 + 1;
   for (uint32_t k = 0; k < slice; ++k) {
     ConnId id = timer_cursor_;
     timer_cursor_ = timer_cursor_ + 1 >= cap ? 0 : timer_cursor_ + 1;
     Connection& c = table.at(id);
-    ConnState s = c.state.load(std::memory_order_acquire);
-    switch (s) {
-      case ConnState::kSynSent:
-        if (now - c.state_tsc > cs.handshake_timeout_tsc) {
-          counters_.add(Counter::kCtcpHandshakeFailed);
-          for (rte_mbuf* held : gw_.held().take(id)) drop(held, DropReason::kEncapHandshakeFailed);
-          std::fprintf(stderr, "event: handshake_failed local=%s:%u peer=%s:%u\n",
-                       c.key.local.to_string().c_str(), c.key.local_port,
-                       c.key.peer.to_string().c_str(), c.key.peer_port);
-          ctcp_close(id, c, false);
-        } else if (now - c.last_tx_tsc.load(std::memory_order_relaxed) > cs.syn_retransmit_tsc) {
-          c.last_tx_tsc.store(now, std::memory_order_relaxed);
-          ++c.syn_retries;
-          auto seg = reply_to(c, tf::kSyn);
-          seg.seq = c.iss;
-          seg.ack = 0;
-          counters_.add(Counter::kCtcpSynSent);
-          send_control(seg);
-        }
-        break;
-      case ConnState::kSynReceived:
-        if (now - c.state_tsc > cs.handshake_timeout_tsc) ctcp_close(id, c, false);
-        break;
-      case ConnState::kEstablished: {
-        bool unmapped = c.ike[0].empty() && c.ike[1].empty() && c.esp_sa_count == 0;
-        if (unmapped && now - c.state_tsc > cs.ike_grace_tsc) {
-          counters_.add(Counter::kCtcpClosedGrace);
-          ctcp_close(id, c, true);
-          break;
-        }
-        uint64_t last = std::max(c.last_rx_tsc.load(std::memory_order_relaxed),
-                                 c.last_tx_tsc.load(std::memory_order_relaxed));
-        if (cs.idle_timeout_tsc != 0 && now - std::max(last, c.state_tsc) > cs.idle_timeout_tsc) {
-          counters_.add(Counter::kCtcpClosedIdle);
-          ctcp_close(id, c, true);
-        }
-        break;
-      }
-      default:
-        break;
+    if (c.state.load(std::memory_order_acquire) != ConnState::kEstablished) continue;
+    bool unmapped = c.ike[0].empty() && c.ike[1].empty() && c.esp_sa_count == 0;
+    if (unmapped && now - c.state_tsc > cs.ike_grace_tsc) {
+      counters_.add(Counter::kCtcpClosedGrace);
+      ctcp_close(id, c, true);
+      continue;
+    }
+    uint64_t last = std::max(c.last_rx_tsc.load(std::memory_order_relaxed),
+                             c.last_tx_tsc.load(std::memory_order_relaxed));
+    if (cs.idle_timeout_tsc != 0 && now - std::max(last, c.state_tsc) > cs.idle_timeout_tsc) {
+      counters_.add(Counter::kCtcpClosedIdle);
+      ctcp_close(id, c, true);
     }
   }
   table.reclaim();

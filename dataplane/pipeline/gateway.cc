@@ -3,6 +3,8 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include <utility>
+
 namespace tcpsec::pipeline {
 
 const net::IpAddress* Interface::address(net::IpFamily family) const {
@@ -105,10 +107,7 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
     net::IpAddress addr;
     auto parsed = net::IpAddress::parse(l.address());
     if (parsed) addr = *parsed;
-    // 0.0.0.0 and :: mean every address of ours.
-    if (addr == net::IpAddress::v4(0u) || addr == *net::IpAddress::parse("::")) {
-      addr = net::IpAddress{};
-    }
+    // 0.0.0.0 is every IPv4 address of ours, :: every IPv6 one.
     for (uint32_t port : l.ports()) g->listeners_.push_back({addr, static_cast<uint16_t>(port)});
   }
   for (const auto& p : pt.peers()) {
@@ -156,9 +155,20 @@ const Interface* Gateway::owner_of(const net::IpAddress& address) const {
   return nullptr;
 }
 
+namespace {
+
+net::IpAddress unspecified(net::IpFamily family) {
+  net::IpAddress a;
+  a.family = family;
+  return a;
+}
+
+}  // namespace
+
 bool Gateway::is_listener(const net::IpAddress& local, uint16_t port) const {
   for (const auto& l : listeners_) {
-    if (l.port == port && (l.address.family == net::IpFamily::kNone || l.address == local)) {
+    if (l.port == port && (l.address == local || (l.address.family == local.family &&
+                                                  l.address == unspecified(local.family)))) {
       return true;
     }
   }
@@ -170,6 +180,16 @@ const TcpPeer* Gateway::tcp_peer(const net::IpAddress& peer) const {
     if (p.address == peer) return &p;
   }
   return nullptr;
+}
+
+void Gateway::add_handshaking(ctcp::ConnId id) {
+  std::lock_guard lock(handshaking_mu_);
+  handshaking_.push_back(id);
+}
+
+std::vector<ctcp::ConnId> Gateway::take_handshaking() {
+  std::lock_guard lock(handshaking_mu_);
+  return std::exchange(handshaking_, {});
 }
 
 void Gateway::note_established(const ctcp::FlowKey& key, ctcp::ConnId id) {

@@ -102,6 +102,9 @@ class Gateway {
   net::NeighborTable& neighbors() { return neighbors_; }
   const net::RouteTable& routes() const { return routes_; }
   HoldQueues& held() { return held_; }
+  // Connections in a handshake state, for precise SYN retransmit timers.
+  void add_handshaking(ctcp::ConnId id);
+  std::vector<ctcp::ConnId> take_handshaking();
   rte_mempool* pool() const { return pool_; }
   uint64_t tsc_hz() const { return tsc_hz_; }
 
@@ -131,6 +134,8 @@ class Gateway {
   net::NeighborTable neighbors_;
   net::RouteTable routes_;
   HoldQueues held_;
+  std::mutex handshaking_mu_;
+  std::vector<ctcp::ConnId> handshaking_;
   rte_mempool* pool_ = nullptr;
   uint64_t tsc_hz_ = 0;
   std::atomic<bool> stop_{false};

@@ -152,7 +152,7 @@ void Worker::handle_ipv6(const Interface& in, rte_mbuf* m) {
       rte_pktmbuf_free(m);
       return;
     }
-    if (r != DropReason::kIpUnsupportedProto) return drop(m, r);  // malformed ND
+    if (r != DropReason::kIcmpUnsupportedType) return drop(m, r);  // malformed ND
   }
   if (in.role == PortRole::kLocal) {
     if (info.proto == net::kProtoIcmpv6 && gw_.owner_of(net::ip_destination(view.bytes(), info))) {

@@ -43,6 +43,8 @@ class Worker {
   // One poll round over every RX queue; returns packets received. Public for tests.
   unsigned poll_once();
   void run_timers(uint64_t now);
+  // Retransmits or times out one handshake; false once it is no longer one.
+  bool handshake_timer(ctcp::ConnId id, ctcp::Connection& c, uint64_t now);
 
   const Counters& counters() const { return counters_; }
   const DropCounters& drops() const { return drops_; }

@@ -487,10 +487,10 @@ TEST(ValidateTest, Listeners) {
       {"duplicate across listeners",
        [](auto& c) {
          auto* l = pt(c)->add_listeners();
-         l->set_address("0.0.0.0");  // the same wildcard as "::"
+         l->set_address("::");  // the same wildcard as listeners[1]
          l->add_ports(10000);
        },
-       "pseudo_tcp.listeners[2].ports[0]: every address port 10000 is already listed at "
+       "pseudo_tcp.listeners[2].ports[0]: every IPv6 address port 10000 is already listed at "
        "pseudo_tcp.listeners[1].ports[0]",
        false},
   });
