@@ -60,6 +60,10 @@ namespace tcpsec {
   X(kArpMalformed, "arp_malformed")                                                \
   X(kNdMalformed, "nd_malformed")                                                  \
   X(kIcmpMalformed, "icmp_malformed")                                              \
+  X(kArpNotForUs, "arp_not_for_us")                                                \
+  X(kNdNotForUs, "nd_not_for_us")                                                  \
+  X(kIcmpUnsupportedType, "icmp_unsupported_type")                                 \
+  X(kIcmpBadSource, "icmp_bad_source")                                             \
   X(kNoRoute, "no_route")                                                          \
   X(kNeighborUnresolved, "neighbor_unresolved")                                    \
   X(kMultiSegment, "multi_segment")                                                \
