@@ -38,8 +38,7 @@ DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg, bool 
   const uint8_t* tcp = l3.data() + seg.ip.l3_length;
   uint16_t hlen = static_cast<uint16_t>((tcp[12] >> 4) * 4);
   if (hlen < kTcpHeaderLen || hlen > l4_len) return DropReason::kTcpBadDataOffset;
-  if (verify_checksum &&
-      net::l4_checksum(l3.data(), seg.ip, net::kProtoTcp, {tcp, l4_len}) != 0) {
+  if (verify_checksum && net::l4_checksum(l3.data(), seg.ip, net::kProtoTcp, {tcp, l4_len}) != 0) {
     return DropReason::kTcpBadChecksum;
   }
   seg.src_port = load_be16(tcp);
@@ -78,9 +77,11 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
     default:
       return DropReason::kEncapBadInner;
   }
+  // The whole packet, IPv6 included, must fit the 16-bit lengths of
+  // PacketBuffer and IpPacketInfo (an IPv6 payload length alone could go 40
+  // bytes further, but no buffer can hold that).
   uint32_t new_total = uint32_t{inner.packet_length} + kOverhead;
-  uint32_t limit = inner.family == net::IpFamily::kV4 ? 65535u : 65535u + net::kIpv6HeaderLen;
-  if (new_total > limit) return DropReason::kEncapTooBig;
+  if (new_total > 0xffff) return DropReason::kEncapTooBig;
   if (buf.headroom() < kTcpHeaderLen) return DropReason::kEncapNoHeadroom;
   if (uint32_t{inner.packet_length} + kTrailerLen > uint32_t{buf.length()} + buf.tailroom()) {
     return DropReason::kEncapNoTailroom;

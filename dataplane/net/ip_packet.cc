@@ -32,7 +32,9 @@ DropReason parse_v4(std::span<const uint8_t> pkt, IpPacketInfo& info, bool verif
 DropReason parse_v6(std::span<const uint8_t> pkt, IpPacketInfo& info) {
   if (pkt.size() < kIpv6HeaderLen) return DropReason::kIpTruncated;
   uint32_t total = uint32_t{load_be16(&pkt[4])} + kIpv6HeaderLen;
-  if (total > pkt.size()) return DropReason::kIpBadTotalLength;
+  // IpPacketInfo (and PacketBuffer) lengths are 16 bits: a payload length
+  // above 65495 cannot be represented and would wrap.
+  if (total > pkt.size() || total > 0xffff) return DropReason::kIpBadTotalLength;
   // Jumbograms (payload length 0 with a hop-by-hop option) are not supported:
   // they cannot occur on an Ethernet MTU and a zero length is refused below.
   uint16_t proto_offset = 6;
