@@ -22,7 +22,7 @@ enum class ConnState : uint8_t {
   kSynSent,      // we initiated; waiting for SYN|ACK
   kSynReceived,  // a listener answered SYN; waiting for ACK
   kEstablished,
-  kClosing,      // RST sent or received; waiting for RCU grace before reuse
+  kClosing,  // RST sent or received; waiting for RCU grace before reuse
 };
 
 // The lookup key of a connection's segments: addresses and ports as seen
@@ -54,6 +54,7 @@ struct alignas(64) Connection {
   // --- written per packet ---
   alignas(64) std::atomic<uint32_t> snd_nxt{0};  // next sequence number we send
   std::atomic<uint32_t> rcv_nxt{0};              // next sequence we expect (jumps over gaps)
+  std::atomic<uint32_t> last_ack_sent{0};        // ack number of our latest segment
   std::atomic<uint64_t> last_rx_tsc{0};
   std::atomic<uint64_t> last_tx_tsc{0};
   std::atomic<uint64_t> rx_packets{0};
@@ -61,10 +62,10 @@ struct alignas(64) Connection {
 
   // --- slow path (writer lock in ConnectionTable) ---
   alignas(64) uint64_t created_tsc = 0;
-  uint64_t state_tsc = 0;       // when the state last changed (timeouts)
-  uint32_t iss = 0;             // our initial sequence number
+  uint64_t state_tsc = 0;  // when the state last changed (timeouts)
+  uint32_t iss = 0;        // our initial sequence number
   uint8_t syn_retries = 0;
-  IkeSpis ike[2];               // [0] current, [1] previous (rekeyed, kept for its delete)
+  IkeSpis ike[2];  // [0] current, [1] previous (rekeyed, kept for its delete)
   uint16_t esp_sa_count = 0;
 };
 static_assert(sizeof(Connection) == 192);

@@ -165,6 +165,16 @@ void Worker::ctcp_data(ConnId id, Connection& c, rte_mbuf* m, const ctcp::TcpSeg
   if (res.drop != DropReason::kNone) return drop(m, res.drop);
   net::mbuf_commit(m, view);
   advance_rcv_nxt(c, seg.seq + seg.payload_length);
+  // Stateful firewalls track TCP windows: when traffic runs one way, the
+  // peer's sequence numbers would leave the window we last acknowledged and
+  // conntrack would call its segments invalid. A pure ACK every half window
+  // keeps them in (QuickSec and Cisco never did this).
+  uint32_t rcv = c.rcv_nxt.load(std::memory_order_relaxed);
+  if (rcv - c.last_ack_sent.load(std::memory_order_relaxed) >= ctcp::kWindow / 2) {
+    c.last_ack_sent.store(rcv, std::memory_order_relaxed);
+    counters_.add(Counter::kCtcpWindowAcks);
+    send_control(reply_to(c, tf::kAck));
+  }
   c.rx_packets.fetch_add(1, std::memory_order_relaxed);
   if (res.proto == ctcp::InnerProto::kIke) {
     counters_.add(Counter::kCtcpDecapIke);
@@ -239,6 +249,7 @@ void Worker::ctcp_establish(ConnId id, Connection& c, uint64_t now) {
   if (expected != ConnState::kSynSent && expected != ConnState::kSynReceived) return;
   if (!c.state.compare_exchange_strong(expected, ConnState::kEstablished)) return;
   c.state_tsc = now;
+  c.last_ack_sent.store(c.rcv_nxt.load(std::memory_order_relaxed), std::memory_order_relaxed);
   counters_.add(Counter::kCtcpEstablished);
   gw_.note_established(c.key, id);
   for (rte_mbuf* m : gw_.held().take(id)) ctcp_output(id, c, m);
@@ -355,6 +366,7 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
   uint32_t seq = c.snd_nxt.fetch_add(ctcp::sequence_advance(info), std::memory_order_relaxed);
   ctcp::SegmentParams params{c.key.local_port, c.key.peer_port, seq,
                              c.rcv_nxt.load(std::memory_order_relaxed)};
+  c.last_ack_sent.store(params.ack, std::memory_order_relaxed);
   DropReason r = ctcp::encapsulate(view, info, params);
   if (r != DropReason::kNone) return drop(m, r);
   net::mbuf_commit(m, view);
@@ -441,6 +453,10 @@ void Worker::run_timers(uint64_t now) {
   // Handshakes are few and need precise timers: they are visited every tick.
   for (ConnId id : gw_.take_handshaking()) {
     if (handshake_timer(id, table.at(id), now)) gw_.add_handshaking(id);
+  }
+  for (const auto& [port, next_hop] : gw_.next_hops()) {
+    net::MacAddress mac;
+    if (!gw_.neighbors().lookup(port, next_hop, mac)) solicit(*gw_.interface(port), next_hop);
   }
   // Established connections are swept a slice per tick, so the whole table
   // is visited every ~250 ms (25 ticks) whatever its size.

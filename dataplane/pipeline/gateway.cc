@@ -87,6 +87,8 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
     if (auto s = g->routes_.add(*prefix, next_hop, port->port_id); !s) {
       return Status::error(where + ": " + s.message());
     }
+    if (next_hop.family != net::IpFamily::kNone)
+      g->next_hops_.emplace_back(port->port_id, next_hop);
   }
   for (int n = 0; n < config.neighbors_size(); ++n) {
     const auto& nb = config.neighbors(n);

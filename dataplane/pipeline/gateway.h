@@ -96,6 +96,9 @@ class Gateway {
   const Interface* owner_of(const net::IpAddress& address) const;
   bool is_listener(const net::IpAddress& local, uint16_t port) const;
   const TcpPeer* tcp_peer(const net::IpAddress& peer) const;
+  // Configured routes' next hops: resolved ahead of traffic so the first
+  // packet (often a SYN) is not lost to ARP/ND.
+  const std::vector<std::pair<uint16_t, net::IpAddress>>& next_hops() const { return next_hops_; }
 
   const CtcpSettings& ctcp() const { return ctcp_; }
   ctcp::ConnectionTable& connections() { return *connections_; }
@@ -129,6 +132,7 @@ class Gateway {
   const Interface* local_ = nullptr;
   std::vector<Listener> listeners_;
   std::vector<TcpPeer> peers_;
+  std::vector<std::pair<uint16_t, net::IpAddress>> next_hops_;
   CtcpSettings ctcp_;
   std::unique_ptr<ctcp::ConnectionTable> connections_;
   net::NeighborTable neighbors_;

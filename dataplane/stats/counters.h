@@ -27,6 +27,7 @@ namespace tcpsec {
   X(kCtcpClosedGrace, "ctcp_closed_no_ike_grace")             \
   X(kCtcpClosedIdle, "ctcp_closed_idle")                      \
   X(kCtcpIkeMapped, "ctcp_ike_mapped")                        \
+  X(kCtcpWindowAcks, "ctcp_window_acks")                      \
   X(kCtcpHeld, "ctcp_held_for_handshake")                     \
   X(kCtcpTrailerMagicMismatch, "ctcp_trailer_magic_mismatch") \
   X(kPmtuIcmpSent, "pmtu_icmp_sent")                          \

@@ -59,6 +59,7 @@ class Netns:
     def raw_socket(self, ifname):
         with self.entered():
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
             s.bind((ifname, 0))
         s.settimeout(0.2)
         return s
