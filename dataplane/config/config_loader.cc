@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <map>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "dataplane/net/ip_address.h"
@@ -549,6 +550,71 @@ class Validator {
           return fail(
               "pseudo_tcp.local_port_range",
               "min " + std::to_string(r.min()) + " is greater than max " + std::to_string(r.max()));
+        }
+      }
+    }
+    return connections(pt);
+  }
+
+  Status connections(const v1::PseudoTcp& pt) {
+    uint32_t max_sas =
+        pt.max_sas_per_connection() ? pt.max_sas_per_connection() : defaults::kMaxSasPerConnection;
+    std::map<std::tuple<IpAddress, IpAddress, uint32_t, uint32_t>, int> flows;
+    std::map<std::tuple<IpAddress, IpAddress, uint64_t>, int> spis;
+    for (int i = 0; i < pt.connections_size(); ++i) {
+      const v1::PseudoTcpConnection& c = pt.connections(i);
+      const std::string path = "pseudo_tcp." + at("connections", i);
+      auto local = parse_host_address(c.local_address());
+      if (!local) return fail(path + ".local_address", local.error());
+      auto owner = addresses_.find(*local);
+      if (owner == addresses_.end() ||
+          c_.ports(owner->second.port).role() != v1::PORT_ROLE_PUBLIC) {
+        return fail(path + ".local_address",
+                    local->to_string() + " is not an address of a PUBLIC port");
+      }
+      auto peer = parse_host_address(c.peer_address());
+      if (!peer) return fail(path + ".peer_address", peer.error());
+      if (auto s = not_ours(path + ".peer_address", *peer); !s) return s;
+      if (peer->family != local->family) {
+        return fail(path + ".peer_address", "is not of the local address's family");
+      }
+      if (c.local_port() == 0 || c.local_port() > 65535) {
+        return fail(path + ".local_port", tcp_port_error(c.local_port()));
+      }
+      if (c.peer_port() == 0 || c.peer_port() > 65535) {
+        return fail(path + ".peer_port", tcp_port_error(c.peer_port()));
+      }
+      auto flow = std::make_tuple(*local, *peer, c.local_port(), c.peer_port());
+      if (auto [it, inserted] = flows.emplace(flow, i); !inserted) {
+        return fail(path,
+                    "the same addresses and ports as pseudo_tcp." + at("connections", it->second));
+      }
+      if (c.ike_initiator_spis_size() > 2) {
+        return fail(path + ".ike_initiator_spis",
+                    "at most 2 (the current IKE SA and the one it is rekeyed from)");
+      }
+      for (int j = 0; j < c.ike_initiator_spis_size(); ++j) {
+        if (c.ike_initiator_spis(j) == 0) {
+          return fail(path + "." + at("ike_initiator_spis", j), "0 is not an IKE SPI");
+        }
+        auto key = std::make_tuple(*local, *peer, c.ike_initiator_spis(j));
+        if (auto [it, inserted] = spis.emplace(key, i); !inserted) {
+          return fail(path + "." + at("ike_initiator_spis", j),
+                      "already mapped by pseudo_tcp." + at("connections", it->second));
+        }
+      }
+      if (static_cast<uint32_t>(c.esp_spis_size()) > max_sas) {
+        return fail(path + ".esp_spis", std::to_string(c.esp_spis_size()) +
+                                            " SPIs exceed max_sas_per_connection (" +
+                                            std::to_string(max_sas) + ")");
+      }
+      for (int j = 0; j < c.esp_spis_size(); ++j) {
+        if (c.esp_spis(j) == 0) return fail(path + "." + at("esp_spis", j), "0 is not an ESP SPI");
+        // ESP keys share no space with IKE ones: tag them apart.
+        auto key = std::make_tuple(*local, *peer, (uint64_t{1} << 63) | c.esp_spis(j));
+        if (auto [it, inserted] = spis.emplace(key, i); !inserted) {
+          return fail(path + "." + at("esp_spis", j),
+                      "already mapped by pseudo_tcp." + at("connections", it->second));
         }
       }
     }

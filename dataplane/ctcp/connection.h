@@ -49,6 +49,7 @@ struct alignas(64) Connection {
   FlowKey key;
   uint16_t port_id = 0;  // DPDK port the connection lives on
   bool we_initiated = false;
+  bool installed = false;  // from configuration or the control plane: no grace/idle timers
   std::atomic<ConnState> state{ConnState::kFree};
 
   // --- written per packet ---

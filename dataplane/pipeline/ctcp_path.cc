@@ -466,7 +466,9 @@ void Worker::run_timers(uint64_t now) {
     ConnId id = timer_cursor_;
     timer_cursor_ = timer_cursor_ + 1 >= cap ? 0 : timer_cursor_ + 1;
     Connection& c = table.at(id);
-    if (c.state.load(std::memory_order_acquire) != ConnState::kEstablished) continue;
+    if (c.state.load(std::memory_order_acquire) != ConnState::kEstablished || c.installed) {
+      continue;
+    }
     bool unmapped = c.ike[0].empty() && c.ike[1].empty() && c.esp_sa_count == 0;
     if (unmapped && now - c.state_tsc > cs.ike_grace_tsc) {
       counters_.add(Counter::kCtcpClosedGrace);

@@ -102,6 +102,8 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
     if (auto s = g->neighbors_.add_static(port->port_id, *ip, *mac); !s) {
       return Status::error(where + ": " + s.message());
     }
+    // A static neighbour on the LOCAL port names the host punted packets go to.
+    if (port->role == PortRole::kLocal) g->learn_local_host_mac(*mac);
   }
 
   const auto& pt = config.pseudo_tcp();
@@ -138,7 +140,45 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
   auto table = ctcp::ConnectionTable::create(opts);
   if (!table) return Status::error("connection table: " + table.error());
   g->connections_ = std::move(*table);
+  for (int i = 0; i < pt.connections_size(); ++i) {
+    if (auto s = g->install_connection(pt.connections(i)); !s) {
+      return Status::error("pseudo_tcp.connections[" + std::to_string(i) + "]: " + s.message());
+    }
+  }
   return g;
+}
+
+Status Gateway::install_connection(const v1::PseudoTcpConnection& entry) {
+  auto local = net::IpAddress::parse(entry.local_address());
+  if (!local) return Status::error("local_address: " + local.error());
+  auto peer = net::IpAddress::parse(entry.peer_address());
+  if (!peer) return Status::error("peer_address: " + peer.error());
+  net::RouteResult route;
+  if (!routes_.lookup(*peer, route)) return Status::error("no route to " + peer->to_string());
+  ctcp::FlowKey key{*local, *peer, static_cast<uint16_t>(entry.local_port()),
+                    static_cast<uint16_t>(entry.peer_port())};
+  auto& table = *connections_;
+  auto added = table.add(key, ctcp::ConnState::kEstablished, route.port, false);
+  if (!added) return added.status();
+  ctcp::Connection& c = table.at(*added);
+  c.installed = true;
+  c.snd_nxt.store(entry.send_next(), std::memory_order_relaxed);
+  c.rcv_nxt.store(entry.receive_next(), std::memory_order_relaxed);
+  c.last_ack_sent.store(entry.receive_next(), std::memory_order_relaxed);
+  for (uint64_t spi : entry.ike_initiator_spis()) {
+    if (auto s = table.add_ike(*added, {spi, 0}); !s) {
+      table.remove(*added);
+      return s;
+    }
+  }
+  for (uint32_t spi : entry.esp_spis()) {
+    if (auto s = table.add_esp(*added, spi); !s) {
+      table.remove(*added);
+      return s;
+    }
+  }
+  note_established(key, *added);
+  return Status::ok();
 }
 
 const Interface* Gateway::interface(uint16_t port_id) const {

@@ -89,6 +89,9 @@ class Gateway {
                                                    rte_mempool* pool, unsigned readers);
 
   const v1::DataplaneConfig& config() const { return config_; }
+  // Adds an established connection with its sequence state and mappings
+  // (configuration, control plane, state restore).
+  Status install_connection(const v1::PseudoTcpConnection& entry);
   const std::vector<Interface>& interfaces() const { return interfaces_; }
   const Interface* interface(uint16_t port_id) const;
   const Interface* local_interface() const { return local_; }

@@ -40,6 +40,21 @@ void Worker::run() {
 unsigned Worker::poll_once() {
   unsigned total = 0;
   rte_mbuf* pkts[kMaxBurst];
+  if (opt_.plain_forward) {
+    const uint16_t n_ports = static_cast<uint16_t>(gw_.interfaces().size());
+    const uint16_t txq = static_cast<uint16_t>(opt_.index);
+    for (const RxQueue& q : opt_.rx) {
+      uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, opt_.burst);
+      if (n == 0) continue;
+      const uint16_t out = static_cast<uint16_t>((q.port + 1) % n_ports);
+      uint16_t sent = rte_eth_tx_burst(out, txq, pkts, n);
+      counters_.add(Counter::kRxPackets, n);
+      counters_.add(Counter::kTxPackets, sent);
+      for (uint16_t i = sent; i < n; ++i) drop(pkts[i], DropReason::kTxFull);
+      total += n;
+    }
+    return total;
+  }
   for (const RxQueue& q : opt_.rx) {
     uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, opt_.burst);
     if (n == 0) continue;

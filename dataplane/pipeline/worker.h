@@ -30,6 +30,9 @@ struct WorkerOptions {
   uint16_t burst = 32;
   uint32_t idle_sleep_us = 0;  // back-off when a whole poll round found nothing
   bool run_timers = false;
+  // Benchmark baseline: forward every frame unchanged to port (in + 1) %
+  // ports, one TX burst per RX burst, nothing else (workers.plain_forward).
+  bool plain_forward = false;
 };
 
 class Worker {
