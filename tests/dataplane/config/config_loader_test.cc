@@ -746,3 +746,79 @@ TEST(ExamplesTest, EveryDataplaneConfigInTheRepoValidates) {
 
 }  // namespace
 }  // namespace tcpsec::config
+
+namespace tcpsec::config {
+namespace {
+
+v1::PseudoTcpConnection* conn(v1::DataplaneConfig& c) {
+  auto* e = c.mutable_pseudo_tcp()->add_connections();
+  e->set_local_address("192.0.2.10");
+  e->set_peer_address("198.51.100.7");
+  e->set_local_port(10000);
+  e->set_peer_port(5555);
+  e->add_ike_initiator_spis(0x1122334455667788ULL);
+  e->add_esp_spis(0x1000);
+  return e;
+}
+
+TEST(ValidateTest, InstalledConnectionIsValid) {
+  v1::DataplaneConfig c = valid();
+  conn(c);
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(ValidateTest, InstalledConnections) {
+  run_cases({
+      {"local not a public address", [](auto& c) { conn(c)->set_local_address("10.0.0.1"); },
+       "pseudo_tcp.connections[0].local_address: 10.0.0.1 is not an address of a PUBLIC port",
+       false},
+      {"peer is ours", [](auto& c) { conn(c)->set_peer_address("192.0.2.10"); },
+       "pseudo_tcp.connections[0].peer_address: 192.0.2.10 is our own address"},
+      {"family mismatch", [](auto& c) { conn(c)->set_peer_address("2001:db8:5::1"); },
+       "pseudo_tcp.connections[0].peer_address: is not of the local address's family", false},
+      {"local port zero", [](auto& c) { conn(c)->set_local_port(0); },
+       "pseudo_tcp.connections[0].local_port: 0 is not a TCP port (1-65535)", false},
+      {"peer port too big", [](auto& c) { conn(c)->set_peer_port(70000); },
+       "pseudo_tcp.connections[0].peer_port: 70000 is not a TCP port (1-65535)", false},
+      {"duplicate flow",
+       [](auto& c) {
+         conn(c);
+         auto* e = conn(c);
+         e->clear_ike_initiator_spis();
+         e->clear_esp_spis();
+       },
+       "pseudo_tcp.connections[1]: the same addresses and ports as pseudo_tcp.connections[0]",
+       false},
+      {"three IKE SPIs",
+       [](auto& c) {
+         auto* e = conn(c);
+         e->add_ike_initiator_spis(2);
+         e->add_ike_initiator_spis(3);
+       },
+       "pseudo_tcp.connections[0].ike_initiator_spis: at most 2", true},
+      {"IKE SPI zero", [](auto& c) { conn(c)->set_ike_initiator_spis(0, 0); },
+       "pseudo_tcp.connections[0].ike_initiator_spis[0]: 0 is not an IKE SPI", false},
+      {"ESP SPI zero", [](auto& c) { conn(c)->set_esp_spis(0, 0); },
+       "pseudo_tcp.connections[0].esp_spis[0]: 0 is not an ESP SPI", false},
+      {"ESP SPI on two connections",
+       [](auto& c) {
+         conn(c);
+         auto* e = conn(c);
+         e->set_peer_port(5556);
+         e->clear_ike_initiator_spis();
+       },
+       "pseudo_tcp.connections[1].esp_spis[0]: already mapped by pseudo_tcp.connections[0]", false},
+      {"more SPIs than allowed",
+       [](auto& c) {
+         c.mutable_pseudo_tcp()->set_max_sas_per_connection(2);
+         auto* e = conn(c);
+         e->add_esp_spis(0x1001);
+         e->add_esp_spis(0x1002);
+       },
+       "pseudo_tcp.connections[0].esp_spis: 3 SPIs exceed max_sas_per_connection (2)", false},
+  });
+}
+
+}  // namespace
+}  // namespace tcpsec::config
