@@ -2,6 +2,8 @@
 
 #include <rte_ethdev.h>
 
+#include <sched.h>
+
 #include <algorithm>
 
 namespace tcpsec::port {
@@ -15,6 +17,18 @@ bool has_arg(const v1::DataplaneConfig& config, std::initializer_list<std::strin
     }
   }
   return false;
+}
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
 }
 
 std::string device_name(const v1::Port& port) {
@@ -40,9 +54,18 @@ std::vector<std::string> eal_arguments(const v1::DataplaneConfig& config,
   std::vector<std::string> args{argv0};
   const auto& eal = config.eal();
   if (!has_arg(config, {"-l", "--lcores", "-c"})) {
-    // The main lcore supervises; one lcore per worker after it.
-    args.push_back("-l");
-    args.push_back("0-" + std::to_string(std::max(1u, config.workers().count())));
+    // The main lcore supervises; one lcore per worker after it, each on its
+    // own CPU where there are enough (else they share, round robin: fine for
+    // tests with idle back-off, not for production).
+    std::vector<int> cpus = allowed_cpus();
+    unsigned lcores = std::max(1u, config.workers().count()) + 1;
+    std::string map;
+    for (unsigned i = 0; i < lcores; ++i) {
+      // Worker lcores take distinct CPUs first; the supervisor shares the last.
+      int cpu = cpus[(i == 0 ? lcores - 1 : i - 1) % cpus.size()];
+      map += (i ? "," : "") + std::to_string(i) + "@" + std::to_string(cpu);
+    }
+    args.push_back("--lcores=" + map);
   }
   args.push_back("--file-prefix=" + (eal.file_prefix().empty() ? "tcpsec" : eal.file_prefix()));
   if (eal.memory_mb() != 0) args.push_back("-m" + std::to_string(eal.memory_mb()));

@@ -198,3 +198,39 @@ def test_relay_between_peer_and_host(family, tmp_path):
     assert any(r[3] for r in rows), out  # ESP decoded with its SPI
     for r in rows:
         assert r[4] == "", f"malformed: {r}"
+
+
+def test_two_workers_share_one_connection():
+    """Two worker lcores, two RX queues per port (af_packet fanout spreads
+    flows): outbound IKE from many UDP flows of one IKE SA is encapsulated by
+    both workers onto one connection. Sequence numbers must tile the stream
+    exactly - no reuse, no gap - and inbound segments spread over both
+    workers must all be decapsulated."""
+    with Topology(workers=2) as t:
+        peer = Peer(t, "v4")
+        peer.handshake()
+        spi = 0xABCDEF0011223344
+        peer.send_data(17, bytes(UDP(sport=500, dport=500, chksum=0) / ike(spi)))
+        assert peer.host_expect(lambda p: UDP in p and p[UDP].dport == 500)
+        n = 200
+        for i in range(n):
+            peer.host_send(IP(src=GW4, dst=SCAPY4) / UDP(sport=1024 + i, dport=500) / ike(spi, 7))
+        segs = []
+        deadline = time.time() + 5
+        while len(segs) < n and time.time() < deadline:
+            f = recv_matching(peer.sock, lambda f: TCP in Ether(f) and len(Ether(f)[TCP].payload) > 0, 0.5)
+            if f is not None:
+                segs.append(Ether(f)[TCP])
+        # Peer -> gateway from many source ports (spread over both RX queues).
+        for i in range(40):
+            p = Peer(t, "v4", sport=41000 + i)
+            p.handshake()
+        out = t.dp.output()
+    assert len(segs) == n, f"{len(segs)}/{n}\n{out}"
+    spans = sorted((s.seq, len(s.payload)) for s in segs)
+    expect = peer.iss + 1
+    for seq, length in spans:
+        assert seq == expect, (seq, expect)
+        expect = seq + length
+    assert t.dp.counter("ctcp_encap_ike") == n
+    assert t.dp.counter("ctcp_established") == 41

@@ -15,7 +15,8 @@ HOST_MAC = "02:00:00:00:0a:02"
 WAN_MAC = "02:00:00:00:0b:02"
 
 
-def config(prefix, extra_pseudo_tcp=""):
+def config(prefix, extra_pseudo_tcp="", workers=1):
+    qpairs = f",qpairs={workers}" if workers > 1 else ""
     return f"""
 eal {{
   file_prefix: "{prefix}"
@@ -27,14 +28,16 @@ eal {{
 }}
 ports {{
   name: "public"
-  vdev: "net_af_packet0,iface=pub"
+  vdev: "net_af_packet0,iface=pub{qpairs}"
+  rx_queues: {workers}
   role: PORT_ROLE_PUBLIC
   addresses: "{GW4}/24"
   addresses: "{GW6}/64"
 }}
 ports {{
   name: "local"
-  vdev: "net_af_packet1,iface=loc"
+  vdev: "net_af_packet1,iface=loc{qpairs}"
+  rx_queues: {workers}
   role: PORT_ROLE_LOCAL
   addresses: "169.254.1.1/30"
 }}
@@ -45,12 +48,12 @@ pseudo_tcp {{
   peers {{ address: "{PEER6}" remote_port: 10000 }}
   {extra_pseudo_tcp}
 }}
-workers {{ count: 1 idle_sleep_us: 100 }}
+workers {{ count: {workers} idle_sleep_us: 100 }}
 """
 
 
 class Topology:
-    def __init__(self, extra_pseudo_tcp=""):
+    def __init__(self, extra_pseudo_tcp="", workers=1):
         tag = unique("")
         self.workdir = tempfile.mkdtemp(prefix="tcpsec-e2e-")
         self.gw = Netns(f"tcpsec-gw{tag}")
@@ -69,7 +72,7 @@ class Topology:
         self.peer.run(f"ip addr add {PEER6}/64 dev wan nodad")
         self.gw_mac = self.gw.run("cat /sys/class/net/pub/address").stdout.strip()
         self.loc_mac = self.gw.run("cat /sys/class/net/loc/address").stdout.strip()
-        self.dp = Dataplane(config(f"tcpsec-{tag}", extra_pseudo_tcp), self.workdir, netns=self.gw)
+        self.dp = Dataplane(config(f"tcpsec-{tag}", extra_pseudo_tcp, workers), self.workdir, netns=self.gw)
 
     def __enter__(self):
         self.dp.start()
