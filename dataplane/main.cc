@@ -1,6 +1,7 @@
 // tcpsec-dataplane: parses the configuration, builds the gateway's objects,
 // launches the worker lcores and reports final counters on shutdown.
 #include <getopt.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -92,8 +93,13 @@ Totals sum(const std::vector<std::unique_ptr<tcpsec::pipeline::Worker>>& workers
   return t;
 }
 
-void report(const Totals& t, const tcpsec::pipeline::Gateway& gw, const std::string& json_path) {
-  std::string json = "{\n  \"counters\": {";
+// elapsed_s: from the workers' launch until they all returned (the window
+// the counters cover, start-up excluded); tsc_hz: the worker cores' TSC rate.
+void report(const Totals& t, const tcpsec::pipeline::Gateway& gw, double elapsed_s,
+            const std::string& json_path) {
+  std::string json = "{\n  \"elapsed_s\": " + std::to_string(elapsed_s) +
+                     ",\n  \"tsc_hz\": " + std::to_string(rte_get_tsc_hz()) +
+                     ",\n  \"counters\": {";
   const char* sep = "";
   std::printf("final counters:\n");
   for (size_t i = 0; i < t.counters.count.size(); ++i) {
@@ -215,11 +221,13 @@ int main(int argc, char** argv) {
     wopts[i].burst = static_cast<uint16_t>(config.workers().burst_size());
     wopts[i].idle_sleep_us = config.workers().idle_sleep_us();
     wopts[i].run_timers = i == 0;
+    wopts[i].plain_forward = config.workers().plain_forward();
     workers.push_back(std::make_unique<tcpsec::pipeline::Worker>(gw, wopts[i]));
   }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  auto launched = std::chrono::steady_clock::now();
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (unsigned i = 0; i < n_workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
     rte_eal_remote_launch(lcore_main, workers[i].get(), lcore);
@@ -237,7 +245,9 @@ int main(int argc, char** argv) {
   }
   gw.stop().store(true);
   rte_eal_mp_wait_lcore();
-  report(sum(workers), gw, opt.counters_json);
+  double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
+  report(sum(workers), gw, elapsed_s, opt.counters_json);
   workers.clear();
   for (const auto& itf : gw.interfaces()) tcpsec::port::stop_port(itf.port_id);
   gateway = tcpsec::Status::error("shut down");  // destroy tables before the EAL goes
