@@ -68,7 +68,24 @@ namespace tcpsec {
   X(kNeighborUnresolved, "neighbor_unresolved")                                    \
   X(kMultiSegment, "multi_segment")                                                \
   X(kTxFull, "tx_full")                                                            \
-  X(kNoMbuf, "no_mbuf")
+  X(kNoMbuf, "no_mbuf")                                                            \
+  /* ESP (RFC 4303): dataplane/esp */                                              \
+  X(kEspTruncated, "esp_truncated")                                                \
+  X(kEspBadLength, "esp_bad_length")                                               \
+  X(kEspNoSa, "esp_no_sa")                                                         \
+  X(kEspReplay, "esp_replay")                                                      \
+  X(kEspReplayTooOld, "esp_replay_too_old")                                        \
+  X(kEspBadIcv, "esp_bad_icv")                                                     \
+  X(kEspBadPadding, "esp_bad_padding")                                             \
+  X(kEspBadNextHeader, "esp_bad_next_header")                                      \
+  X(kEspDummyPacket, "esp_dummy_packet")                                           \
+  X(kEspBadInner, "esp_bad_inner")                                                 \
+  X(kEspEcnCeNotEct, "esp_ecn_ce_not_ect")                                         \
+  X(kEspTransportFragment, "esp_transport_fragment")                               \
+  X(kEspSeqExhausted, "esp_seq_exhausted")                                         \
+  X(kEspSaExpired, "esp_sa_expired")                                               \
+  X(kEspPolicyMismatch, "esp_policy_mismatch")                                     \
+  X(kEspCryptoError, "esp_crypto_error")
 
 enum class DropReason : uint8_t {
 #define TCPSEC_DROP_ENUM(e, n) e,
