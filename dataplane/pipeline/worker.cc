@@ -5,6 +5,8 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
+
 #include "dataplane/net/arp.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/mbuf_view.h"
@@ -22,6 +24,7 @@ void Worker::run() {
   uint64_t tick = gw_.tsc_hz() / 100;  // timers every 10 ms
   while (!gw_.stop().load(std::memory_order_relaxed)) {
     unsigned n = poll_once();
+    if (pending_count_ != 0) retry_unresolved(rte_rdtsc());
     table.quiescent(opt_.index);
     if (opt_.run_timers) {
       uint64_t now = rte_rdtsc();
@@ -34,6 +37,9 @@ void Worker::run() {
     if (n == 0 && opt_.idle_sleep_us != 0) rte_delay_us_sleep(opt_.idle_sleep_us);
   }
   flush();
+  for (uint16_t i = 0; i < pending_count_; ++i)
+    drop(pending_[i].m, DropReason::kNeighborUnresolved);
+  pending_count_ = 0;
   table.unregister_reader(opt_.index);
 }
 
@@ -234,6 +240,12 @@ void Worker::send_l3(rte_mbuf* m) {
   net::MacAddress mac;
   if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {
     solicit(*out, route.next_hop);
+    // Hold a few packets while ARP/ND runs, as routers do: the first packet
+    // to a new peer is often a SYN whose loss would cost a retransmit.
+    if (pending_count_ < pending_.size()) {
+      pending_[pending_count_++] = {m, rte_rdtsc()};
+      return;
+    }
     return drop(m, DropReason::kNeighborUnresolved);
   }
   uint8_t* eth = view.prepend(net::kEthHeaderLen);
@@ -241,6 +253,27 @@ void Worker::send_l3(rte_mbuf* m) {
   net::write_eth_header(eth, mac, out->mac, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
   net::mbuf_commit(m, view);
   enqueue(route.port, m);
+}
+
+void Worker::retry_unresolved(uint64_t now) {
+  // Retry at most every 2 ms; give up after a second.
+  if (now - last_retry_tsc_ < gw_.tsc_hz() / 500) return;
+  last_retry_tsc_ = now;
+  Pending waiting[kMaxPending];
+  uint16_t n = pending_count_;
+  std::copy_n(pending_.begin(), n, waiting);
+  pending_count_ = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (now - waiting[i].since > gw_.tsc_hz()) {
+      drop(waiting[i].m, DropReason::kNeighborUnresolved);
+      continue;
+    }
+    uint16_t before = pending_count_;
+    send_l3(waiting[i].m);
+    // Still unresolved: keep its original timestamp.
+    if (pending_count_ > before) pending_[pending_count_ - 1].since = waiting[i].since;
+  }
+  flush();
 }
 
 void Worker::punt_to_local(rte_mbuf* m) {

@@ -95,6 +95,16 @@ class Worker {
     std::array<rte_mbuf*, kMaxBurst * 2> pkts;
   };
   std::array<TxQueue, kMaxPorts> tx_{};
+  // Packets waiting for ARP/ND of their next hop.
+  static constexpr uint16_t kMaxPending = 32;
+  struct Pending {
+    rte_mbuf* m;
+    uint64_t since;
+  };
+  std::array<Pending, kMaxPending> pending_{};
+  uint16_t pending_count_ = 0;
+  uint64_t last_retry_tsc_ = 0;
+  void retry_unresolved(uint64_t now);
 };
 
 }  // namespace tcpsec::pipeline
