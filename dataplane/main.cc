@@ -95,8 +95,9 @@ Totals sum(const std::vector<std::unique_ptr<tcpsec::pipeline::Worker>>& workers
 
 // elapsed_s: from the workers' launch until they all returned (the window
 // the counters cover, start-up excluded); tsc_hz: the worker cores' TSC rate.
-void report(const Totals& t, const tcpsec::pipeline::Gateway& gw, double elapsed_s,
-            const std::string& json_path) {
+void report(const std::vector<std::unique_ptr<tcpsec::pipeline::Worker>>& workers,
+            const tcpsec::pipeline::Gateway& gw, double elapsed_s, const std::string& json_path) {
+  const Totals t = sum(workers);
   std::string json = "{\n  \"elapsed_s\": " + std::to_string(elapsed_s) +
                      ",\n  \"tsc_hz\": " + std::to_string(rte_get_tsc_hz()) +
                      ",\n  \"counters\": {";
@@ -131,7 +132,21 @@ void report(const Totals& t, const tcpsec::pipeline::Gateway& gw, double elapsed
             ", \"tx\": " + std::to_string(st.opackets) + "}";
     sep = ",";
   }
-  json += "\n  },\n  \"connections\": " +
+  // Per worker, the packets it received and encapsulated/decapsulated: shows
+  // how RSS spread the load.
+  json += "\n  },\n  \"workers\": [";
+  sep = "";
+  for (const auto& w : workers) {
+    const auto& c = w->counters();
+    json += std::string(sep) +
+            "\n    {\"rx_packets\": " + std::to_string(c.get(Counter::kRxPackets)) +
+            ", \"ctcp_encap\": " +
+            std::to_string(c.get(Counter::kCtcpEncapIke) + c.get(Counter::kCtcpEncapEsp)) +
+            ", \"ctcp_decap\": " +
+            std::to_string(c.get(Counter::kCtcpDecapIke) + c.get(Counter::kCtcpDecapEsp)) + "}";
+    sep = ",";
+  }
+  json += "\n  ],\n  \"connections\": " +
           std::to_string(const_cast<tcpsec::pipeline::Gateway&>(gw).connections().size()) + "\n}\n";
   std::fflush(stdout);
   if (!json_path.empty()) std::ofstream(json_path) << json;
@@ -247,7 +262,7 @@ int main(int argc, char** argv) {
   rte_eal_mp_wait_lcore();
   double elapsed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - launched).count();
-  report(sum(workers), gw, elapsed_s, opt.counters_json);
+  report(workers, gw, elapsed_s, opt.counters_json);
   workers.clear();
   for (const auto& itf : gw.interfaces()) tcpsec::port::stop_port(itf.port_id);
   gateway = tcpsec::Status::error("shut down");  // destroy tables before the EAL goes

@@ -234,3 +234,8 @@ def test_two_workers_share_one_connection():
         expect = seq + length
     assert t.dp.counter("ctcp_encap_ike") == n
     assert t.dp.counter("ctcp_established") == 41
+    # Both workers did real work on both paths: RSS (af_packet fanout) spread
+    # the flows, and both encapsulated onto the one connection above.
+    workers = t.dp.counters["workers"]
+    assert len(workers) == 2
+    assert all(w["rx_packets"] > 0 and w["ctcp_encap"] > 0 for w in workers), workers
