@@ -131,3 +131,30 @@ def test_initiator_reports_handshake_failure_when_nobody_answers():
     assert dp.counter("ctcp_syn_sent") >= 3  # first SYN and retransmits
     assert dp.drop("encap_handshake_failed") == 1  # the held IKE packet
     assert "event: handshake_failed" in dp.output()
+
+
+GRACE_CLIENT = textwrap.dedent("""
+    import socket, sys, time
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(6)
+    s.connect((sys.argv[1], 443))
+    start = time.time()
+    try:
+        s.recv(100)
+        print("eof")
+    except ConnectionResetError:
+        print(f"reset after {time.time() - start:.1f}")
+""")
+
+
+def test_connection_without_ike_is_reset_after_grace():
+    # A connection that never carries IKE (a scanner, a confused client)
+    # is closed with RST once ike_grace_s has passed: the kernel sees it.
+    with Topology(extra_pseudo_tcp="ike_grace_s: 1") as t:
+        c = t.peer.popen(["/usr/bin/python3", "-c", GRACE_CLIENT, GW4], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        out, err = c.communicate(timeout=20)
+    assert out.startswith("reset after"), out + err
+    assert 0.9 <= float(out.split()[-1]) <= 2.5
+    assert t.dp.counter("ctcp_closed_no_ike_grace") == 1
+    assert t.dp.counter("ctcp_rst_sent") == 1
