@@ -46,7 +46,6 @@ import time
 try:
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
-    from scapy.layers.ipsec import ESP
     from scapy.layers.l2 import Ether
     from scapy.packet import Raw
     SCAPY_ERROR = None
@@ -145,7 +144,7 @@ def ip_overhead(fam):
 def esp_l4(fam, size, conn, n):
     """A bare ESP packet (SPI, sequence, opaque data) filling an inner IP packet of `size`."""
     data = payload_bytes(max(size - ip_overhead(fam) - 8, 16), n * 7 + conn)
-    return bytes(ESP(spi=esp_spi(conn, n % SPIS_PER_CONNECTION), seq=n + 1, data=data))
+    return struct.pack("!II", esp_spi(conn, n % SPIS_PER_CONNECTION), n + 1) + data
 
 
 def ike_message(fam, size, conn, n):
@@ -167,26 +166,47 @@ def make_frames(direction, proto, fam, size_name, count):
     encap/forward: the IKE or ESP packet as the local host sends it.
     decap: what the peer sends, one pseudo-TCP data segment per packet on the
     static connection (wire-formats.md 1): TCP header, the inner L4 bytes (IKE:
-    UDP header with checksum zero), 16-byte trailer; scapy fills in lengths and
-    checksums. Sequence numbers run on from receive_next per connection.
+    UDP header with checksum zero), 16-byte trailer. Sequence numbers run on
+    from receive_next per connection.
+
+    scapy fills in every length and checksum. One scapy packet per connection
+    is kept and only its varying fields are set before each build (building
+    fresh layer objects for every packet is several times slower).
     """
     f = FAMILIES[fam]
     frames = []
     inner_total = 0
     seq = {c: receive_start(c) for c in range(CONNECTIONS)}
+    templates = {}
     for j in range(count):
         conn = j % CONNECTIONS
         n = j // CONNECTIONS
         size = size_of(size_name, j)
         ident = (n * 13 + conn) & 0xFFFF
-        ours, peer = f["ours"], f["peer"](conn)
-        if direction in ("encap", "forward"):
-            if proto == "esp":
-                l3 = ip_header(fam, ours, peer, ident, 50) / Raw(esp_l4(fam, size, conn, n))
+        pkt = templates.get(conn)
+        if pkt is None:
+            ours, peer = f["ours"], f["peer"](conn)
+            if direction in ("encap", "forward"):
+                l3 = ip_header(fam, ours, peer, 0, 50 if proto == "esp" else 17)
+                if proto == "ike":
+                    l3 = l3 / UDP(sport=500, dport=500)
+                pkt = Ether(dst=LOCAL_MAC, src=HOST_MAC) / l3 / Raw(b"")
             else:
-                l3 = ip_header(fam, ours, peer, ident, 17) / UDP(sport=500, dport=500) / Raw(
-                    ike_message(fam, size, conn, n))
-            frame = bytes(Ether(dst=LOCAL_MAC, src=HOST_MAC) / l3)
+                tcp = TCP(sport=10000 + conn, dport=LOCAL_PORT, ack=send_start(conn), flags="A",
+                          window=65535)
+                pkt = Ether(dst=PUBLIC_MAC, src=ROUTER_MAC) / ip_header(fam, peer, ours, 0,
+                                                                         6) / tcp / Raw(b"")
+            layer = pkt
+            while layer:  # no random fields: skip scapy's per-build copy of each layer
+                layer.explicit = 1
+                layer = layer.payload
+            templates[conn] = pkt
+        if fam == "v4":
+            pkt[IP].id = ident
+        if direction in ("encap", "forward"):
+            pkt[Raw].load = (esp_l4(fam, size, conn, n)
+                             if proto == "esp" else ike_message(fam, size, conn, n))
+            frame = bytes(pkt)
             inner_total += len(frame) - 14
             frames.append(frame)
             continue
@@ -198,11 +218,10 @@ def make_frames(direction, proto, fam, size_name, count):
             iproto, tid = 17, ident if fam == "v4" else 0
         inner_total += ip_overhead(fam) + len(l4)
         payload = l4 + trailer(iproto, tid)
-        tcp = TCP(sport=10000 + conn, dport=LOCAL_PORT, seq=seq[conn], ack=send_start(conn),
-                  flags="A", window=65535)
+        pkt[TCP].seq = seq[conn]
+        pkt[Raw].load = payload
         seq[conn] = (seq[conn] + len(payload)) & 0xFFFFFFFF
-        outer = ip_header(fam, peer, ours, ident, 6) / tcp / Raw(payload)
-        frames.append(bytes(Ether(dst=PUBLIC_MAC, src=ROUTER_MAC) / outer))
+        frames.append(bytes(pkt))
     return frames, inner_total / count
 
 
@@ -409,6 +428,8 @@ def main():
     print(f"dataplane: {args.dataplane}")
     print(f"{args.duration} s per run, {args.packets} distinct packets per pcap, burst "
           f"{args.burst}, 1 worker (busy poll), input net_pcap infinite_rx, output net_null")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (other work on these "
+          f"cores is in the figures)")
     sys.stdout.flush()
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="tcpsec-pps-")
@@ -455,7 +476,8 @@ def main():
         print(f"\ntsc_hz {results[0]['tsc_hz']}; Mpps = packets sent on the output port / "
               f"worker run time; cycles/pkt = tsc_hz * run time / packets (one core); "
               f"x forward = Mpps / forward Mpps at that size. Every number includes the "
-              f"net_pcap replay copy. Total {time.time() - started:.0f} s.")
+              f"net_pcap replay copy. Total {time.time() - started:.0f} s, load average "
+              f"{os.getloadavg()[0]:.2f}.")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"command": [sys.executable] + sys.argv, "results": results,
