@@ -11,11 +11,15 @@
 #include <array>
 #include <cerrno>
 #include <map>
+#include <optional>
+#include <set>
 #include <system_error>
 #include <tuple>
 #include <utility>
 
 #include "dataplane/net/ip_address.h"
+#include "dataplane/sad/sa_params.h"
+#include "dataplane/spd/policy.h"
 
 namespace tcpsec::config {
 
@@ -287,7 +291,9 @@ class Validator {
     if (auto s = routes(); !s) return s;
     if (auto s = neighbors(); !s) return s;
     if (auto s = pseudo_tcp(); !s) return s;
-    return workers();
+    if (auto s = workers(); !s) return s;
+    if (auto s = sas(); !s) return s;
+    return policies();
   }
 
  private:
@@ -691,9 +697,367 @@ class Validator {
     return check_at_most("workers.burst_size", w.burst_size(), limits::kMaxBurstSize);
   }
 
+  // ---- IPsec: security associations and policies (ipsec.proto) ----
+
+  static const char* direction_name(int d) {
+    return d == v1::DIRECTION_INBOUND ? "INBOUND" : "OUTBOUND";
+  }
+
+  static std::string spi_text(uint32_t spi) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string s = "0x";
+    for (int shift = 28; shift >= 0; shift -= 4) s += kHex[(spi >> shift) & 0xf];
+    return s;
+  }
+
+  // A required enum: 0 is "not set", `valid` says whether a set value is known.
+  static Status required_enum(const std::string& path, int value, bool valid, const char* type,
+                              const char* choices) {
+    if (value == 0) return fail(path, std::string("must be set (") + choices + ")");
+    if (!valid) return fail(path, std::to_string(value) + " is not a" + type);
+    return Status::ok();
+  }
+
+  // An optional operator's label, unique within `list` when set.
+  static Status label(const std::string& path, const std::string& name, const char* list, int index,
+                      std::map<std::string, int>& seen) {
+    if (name.empty()) return Status::ok();
+    if (name.size() > sad::kMaxNameLength) {
+      return fail(path, quote(name) + " is longer than " + std::to_string(sad::kMaxNameLength) +
+                            " characters");
+    }
+    if (!std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+      return fail(path, quote(name) + " holds characters other than printable ASCII");
+    }
+    if (auto [it, inserted] = seen.emplace(name, index); !inserted) {
+      return fail(path, quote(name) + " is already the name of " + at(list, it->second));
+    }
+    return Status::ok();
+  }
+
+  static bool has_ports(uint32_t protocol) {
+    return protocol == 6 || protocol == 17 || protocol == 132;  // TCP, UDP, SCTP
+  }
+
+  static Status selector_ports(const std::string& path, const v1::SelectorPortRange& r,
+                               uint32_t protocol) {
+    if (r.min() == 0 && r.max() == 0) return Status::ok();  // any
+    if (r.min() > 65535)
+      return fail(path + ".min", std::to_string(r.min()) + " is not a port (0-65535)");
+    if (r.max() > 65535)
+      return fail(path + ".max", std::to_string(r.max()) + " is not a port (0-65535)");
+    if (r.min() > r.max()) {
+      return fail(path, "min " + std::to_string(r.min()) + " is greater than max " +
+                            std::to_string(r.max()));
+    }
+    if (!has_ports(protocol) && !(r.min() == 0 && r.max() == 65535)) {
+      return fail(path, "a port range needs protocol TCP (6), UDP (17) or SCTP (132), not " +
+                            std::to_string(protocol));
+    }
+    return Status::ok();
+  }
+
+  // The families (bit 0 IPv4, bit 1 IPv6) of a prefix list, or an error.
+  static Expected<unsigned> selector_prefixes(
+      const std::string& path, const google::protobuf::RepeatedPtrField<std::string>& list) {
+    if (static_cast<uint32_t>(list.size()) > spd::kMaxSelectorPrefixes) {
+      return fail(path, std::to_string(list.size()) + " prefixes, more than the maximum, " +
+                            std::to_string(spd::kMaxSelectorPrefixes));
+    }
+    unsigned families = 0;
+    for (int j = 0; j < list.size(); ++j) {
+      const std::string ppath = path + "[" + std::to_string(j) + "]";
+      auto prefix = parse_prefix(list.Get(j), false);
+      if (!prefix) return fail(ppath, prefix.error());
+      IpPrefix net = network_of(*prefix);
+      if (net.address != prefix->address) {
+        return fail(ppath, quote(list.Get(j)) +
+                               " has bits set after the prefix length (did you mean " +
+                               net.to_string() + "?)");
+      }
+      families |= prefix->address.is_v4() ? 1u : 2u;
+    }
+    return families;
+  }
+
+  static Status selector(const std::string& path, const v1::TrafficSelector& s) {
+    auto local = selector_prefixes(path + ".local_prefixes", s.local_prefixes());
+    if (!local) return local.status();
+    auto remote = selector_prefixes(path + ".remote_prefixes", s.remote_prefixes());
+    if (!remote) return remote.status();
+    if (*local != 0 && *remote != 0 && (*local & *remote) == 0) {
+      return fail(path,
+                  "local_prefixes and remote_prefixes share no address family (the "
+                  "selector would match nothing)");
+    }
+    if (s.protocol() > 255) {
+      return fail(path + ".protocol",
+                  std::to_string(s.protocol()) + " is not an IP protocol number (0-255)");
+    }
+    if (auto st = selector_ports(path + ".local_ports", s.local_ports(), s.protocol()); !st) {
+      return st;
+    }
+    return selector_ports(path + ".remote_ports", s.remote_ports(), s.protocol());
+  }
+
+  static Status lifetimes(const std::string& path, const v1::SecurityAssociation& sa) {
+    const v1::Lifetime& soft = sa.soft();
+    const v1::Lifetime& hard = sa.hard();
+    if (auto s =
+            check_at_most(path + ".soft.seconds", soft.seconds(), sad::kMaxLifetimeSeconds, " s");
+        !s) {
+      return s;
+    }
+    if (auto s =
+            check_at_most(path + ".hard.seconds", hard.seconds(), sad::kMaxLifetimeSeconds, " s");
+        !s) {
+      return s;
+    }
+    struct Pair {
+      const char* field;
+      uint64_t soft, hard;
+    };
+    const Pair pairs[] = {{"bytes", soft.bytes(), hard.bytes()},
+                          {"packets", soft.packets(), hard.packets()},
+                          {"seconds", soft.seconds(), hard.seconds()}};
+    for (const Pair& p : pairs) {
+      if (p.hard != 0 && p.soft > p.hard) {
+        return fail(path + ".soft." + p.field, std::to_string(p.soft) + " is more than hard." +
+                                                   p.field + " (" + std::to_string(p.hard) + ")");
+      }
+    }
+    if (!sa.esn()) {
+      for (const auto& [field, value] : {std::pair{".hard.packets", hard.packets()},
+                                         std::pair{".soft.packets", soft.packets()}}) {
+        if (value > sad::kMaxPacketsWithoutEsn) {
+          return fail(path + field, std::to_string(value) + " is more than " +
+                                        std::to_string(sad::kMaxPacketsWithoutEsn) +
+                                        ", the 32-bit sequence number space (set esn)");
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+  static Status keys(const std::string& path, const v1::SecurityAssociation& sa,
+                     const sad::EspAlgorithmInfo& alg) {
+    const size_t enc = sa.encryption_key().size();
+    const size_t integ = sa.integrity_key().size();
+    // Only lengths: key bytes are never printed.
+    if (alg.encryption_key_bytes() == 0) {
+      if (enc != 0) {
+        return fail(path + ".encryption_key", std::string(alg.name) +
+                                                  " takes no encryption key, got " +
+                                                  std::to_string(enc) + " bytes");
+      }
+    } else if (enc != alg.encryption_key_bytes()) {
+      std::string need =
+          std::string(alg.name) + " needs " + std::to_string(alg.encryption_key_bytes()) + " bytes";
+      if (alg.salt_bytes != 0) {
+        need += " (" + std::to_string(alg.cipher_key_bytes) + " key + " +
+                std::to_string(alg.salt_bytes) + " salt)";
+      }
+      return fail(path + ".encryption_key", need + ", got " + std::to_string(enc));
+    }
+    if (alg.integrity_key_bytes == 0) {
+      if (integ != 0) {
+        return fail(path + ".integrity_key", std::string(alg.name) +
+                                                 " is an AEAD and takes no integrity key, got " +
+                                                 std::to_string(integ) + " bytes");
+      }
+    } else if (integ != alg.integrity_key_bytes) {
+      return fail(path + ".integrity_key", std::string(alg.name) + " needs " +
+                                               std::to_string(alg.integrity_key_bytes) +
+                                               " bytes, got " + std::to_string(integ));
+    }
+    return Status::ok();
+  }
+
+  static Status encapsulation(const std::string& path, const v1::Encapsulation& e) {
+    auto port = [](const std::string& p, uint32_t value, const char* proto) {
+      if (value <= 65535) return Status::ok();  // 0: the default
+      return fail(p, std::to_string(value) + " is not a " + proto + " port (1-65535)");
+    };
+    if (e.has_udp()) {
+      if (auto s = port(path + ".udp.local_port", e.udp().local_port(), "UDP"); !s) return s;
+      return port(path + ".udp.peer_port", e.udp().peer_port(), "UDP");
+    }
+    if (e.has_pseudo_tcp()) {
+      if (auto s = port(path + ".pseudo_tcp.local_port", e.pseudo_tcp().local_port(), "TCP"); !s)
+        return s;
+      return port(path + ".pseudo_tcp.peer_port", e.pseudo_tcp().peer_port(), "TCP");
+    }
+    return Status::ok();
+  }
+
+  // Tunnel endpoints: our PUBLIC address and the peer's, or none in
+  // transport mode. Sets `local` to tunnel_local (none in transport mode).
+  Status endpoints(const std::string& path, const v1::SecurityAssociation& sa,
+                   std::optional<IpAddress>& local) {
+    local.reset();
+    if (sa.mode() == v1::MODE_TRANSPORT) {
+      if (!sa.tunnel_local().empty()) {
+        return fail(path + ".tunnel_local", "must be empty in TRANSPORT mode");
+      }
+      if (!sa.tunnel_peer().empty()) {
+        return fail(path + ".tunnel_peer", "must be empty in TRANSPORT mode");
+      }
+      return Status::ok();
+    }
+    auto l = parse_host_address(sa.tunnel_local());
+    if (!l) return fail(path + ".tunnel_local", l.error());
+    auto owner = addresses_.find(*l);
+    if (owner == addresses_.end() || c_.ports(owner->second.port).role() != v1::PORT_ROLE_PUBLIC) {
+      return fail(path + ".tunnel_local", l->to_string() + " is not an address of a PUBLIC port");
+    }
+    auto p = parse_host_address(sa.tunnel_peer());
+    if (!p) return fail(path + ".tunnel_peer", p.error());
+    if (auto s = not_ours(path + ".tunnel_peer", *p); !s) return s;
+    if (p->family != l->family) {
+      return fail(path + ".tunnel_peer", std::string(family_name(*p)) + " address " +
+                                             quote(sa.tunnel_peer()) + " but tunnel_local is " +
+                                             family_name(*l));
+    }
+    local = *l;
+    return Status::ok();
+  }
+
+  Status sas() {
+    if (static_cast<uint32_t>(c_.sas_size()) > sad::kMaxSas) {
+      return fail("sas", std::to_string(c_.sas_size()) + " SAs, more than the maximum, " +
+                             std::to_string(sad::kMaxSas));
+    }
+    std::map<uint32_t, int> outbound;  // SPI -> index
+    // Inbound SPI -> (tunnel_local or none, index).
+    std::multimap<uint32_t, std::pair<std::optional<IpAddress>, int>> inbound;
+    std::map<std::string, int> names;
+    for (int i = 0; i < c_.sas_size(); ++i) {
+      const v1::SecurityAssociation& sa = c_.sas(i);
+      const std::string path = at("sas", i);
+
+      if (sa.spi() == 0) {
+        return fail(path + ".spi", "must be set (256 or more: 0-255 are reserved, RFC 4303)");
+      }
+      if (sa.spi() < sad::kMinSpi) {
+        return fail(path + ".spi", std::to_string(sa.spi()) +
+                                       " is reserved (0-255 are, RFC 4303); use 256 or more");
+      }
+      if (auto s = required_enum(path + ".direction", sa.direction(),
+                                 v1::Direction_IsValid(sa.direction()), " Direction",
+                                 "INBOUND or OUTBOUND");
+          !s) {
+        return s;
+      }
+      if (auto s = required_enum(path + ".mode", sa.mode(), v1::Mode_IsValid(sa.mode()), " Mode",
+                                 "TUNNEL or TRANSPORT");
+          !s) {
+        return s;
+      }
+      std::optional<IpAddress> local;
+      if (auto s = endpoints(path, sa, local); !s) return s;
+
+      const bool is_inbound = sa.direction() == v1::DIRECTION_INBOUND;
+      if (!is_inbound) {
+        if (auto [it, inserted] = outbound.emplace(sa.spi(), i); !inserted) {
+          return fail(path + ".spi", "OUTBOUND SPI " + spi_text(sa.spi()) + " is already used by " +
+                                         at("sas", it->second));
+        }
+      } else {
+        // An inbound SA is found by (SPI, tunnel_local); one without
+        // tunnel_local by its SPI alone, so that SPI must be its own.
+        auto [first, last] = inbound.equal_range(sa.spi());
+        for (auto it = first; it != last; ++it) {
+          const auto& [other_local, other] = it->second;
+          if (!other_local || !local || *other_local == *local) {
+            std::string where = local && other_local ? " on " + local->to_string() : "";
+            return fail(path + ".spi", "INBOUND SPI " + spi_text(sa.spi()) + where +
+                                           " is already used by " + at("sas", other));
+          }
+        }
+        inbound.emplace(sa.spi(), std::make_pair(local, i));
+      }
+
+      auto alg = sad::esp_algorithm(sa.algorithm());
+      if (auto s = required_enum(path + ".algorithm", sa.algorithm(), alg.has_value(),
+                                 "n EspAlgorithm", "e.g. AES_GCM_256");
+          !s) {
+        return s;
+      }
+      if (auto s = keys(path, sa, *alg); !s) return s;
+
+      if (!is_inbound && sa.replay_window() != 0) {
+        return fail(path + ".replay_window", "only INBOUND SAs have a replay window");
+      }
+      if (auto s = check_at_most(path + ".replay_window", sa.replay_window(), sad::kMaxReplayWindow,
+                                 " packets");
+          !s) {
+        return s;
+      }
+      if (auto s = lifetimes(path, sa); !s) return s;
+      if (auto s = encapsulation(path + ".encapsulation", sa.encapsulation()); !s) return s;
+      if (auto s = selector(path + ".selector", sa.selector()); !s) return s;
+      if (auto s = label(path + ".name", sa.name(), "sas", i, names); !s) return s;
+      sa_spis_.emplace(sa.direction(), sa.spi());
+    }
+    return Status::ok();
+  }
+
+  Status policies() {
+    if (static_cast<uint32_t>(c_.policies_size()) > spd::kMaxPolicies) {
+      return fail("policies", std::to_string(c_.policies_size()) +
+                                  " policies, more than the maximum, " +
+                                  std::to_string(spd::kMaxPolicies));
+    }
+    std::map<std::pair<int, uint32_t>, int> priorities;  // (direction, priority) -> index
+    std::map<std::string, int> names;
+    for (int i = 0; i < c_.policies_size(); ++i) {
+      const v1::Policy& p = c_.policies(i);
+      const std::string path = at("policies", i);
+
+      if (auto s = label(path + ".name", p.name(), "policies", i, names); !s) return s;
+      if (auto s = required_enum(path + ".direction", p.direction(),
+                                 v1::Direction_IsValid(p.direction()), " Direction",
+                                 "INBOUND or OUTBOUND");
+          !s) {
+        return s;
+      }
+      if (auto [it, inserted] = priorities.emplace(std::make_pair(p.direction(), p.priority()), i);
+          !inserted) {
+        return fail(path + ".priority",
+                    std::to_string(p.priority()) + " is already the priority of " +
+                        at("policies", it->second) + " (" + direction_name(p.direction()) +
+                        "); priorities are unique per direction");
+      }
+      if (auto s = selector(path + ".match", p.match()); !s) return s;
+      if (auto s = required_enum(path + ".action", p.action(), v1::PolicyAction_IsValid(p.action()),
+                                 " PolicyAction", "PROTECT, BYPASS or DISCARD");
+          !s) {
+        return s;
+      }
+      const char* dir = direction_name(p.direction());
+      if (p.action() == v1::POLICY_ACTION_PROTECT) {
+        if (p.sa_spi() == 0) {
+          return fail(path + ".sa_spi",
+                      std::string("must be set for PROTECT (the SPI of an ") + dir + " SA)");
+        }
+        if (sa_spis_.count({p.direction(), p.sa_spi()}) == 0) {
+          return fail(path + ".sa_spi",
+                      std::string("no ") + dir + " SA has SPI " + spi_text(p.sa_spi()));
+        }
+      } else if (p.sa_spi() != 0) {
+        return fail(path + ".sa_spi",
+                    std::string("must be 0 for ") +
+                        (p.action() == v1::POLICY_ACTION_BYPASS ? "BYPASS" : "DISCARD") +
+                        " (only PROTECT names an SA)");
+      }
+    }
+    return Status::ok();
+  }
+
   const v1::DataplaneConfig& c_;
   std::map<std::string, int> port_names_;
   std::map<IpAddress, Owner> addresses_;
+  std::set<std::pair<int, uint32_t>> sa_spis_;  // (direction, SPI) of valid SAs
 };
 
 }  // namespace
@@ -792,6 +1156,28 @@ v1::DataplaneConfig with_defaults(const v1::DataplaneConfig& config) {
   v1::Workers& w = *c.mutable_workers();
   w.set_count(fill(w.count(), defaults::kWorkerCount));
   w.set_burst_size(fill(w.burst_size(), defaults::kBurstSize));
+
+  for (v1::SecurityAssociation& sa : *c.mutable_sas()) {
+    if (sa.direction() == v1::DIRECTION_INBOUND) {
+      sa.set_replay_window(fill(sa.replay_window(), sad::kDefaultReplayWindow));
+    }
+    v1::Encapsulation& e = *sa.mutable_encapsulation();
+    switch (e.kind_case()) {
+      case v1::Encapsulation::KIND_NOT_SET:
+        e.mutable_plain();  // plain ESP, now explicit
+        break;
+      case v1::Encapsulation::kUdp:
+        e.mutable_udp()->set_local_port(fill(e.udp().local_port(), sad::kDefaultUdpEncapPort));
+        e.mutable_udp()->set_peer_port(fill(e.udp().peer_port(), sad::kDefaultUdpEncapPort));
+        break;
+      case v1::Encapsulation::kPseudoTcp:
+        e.mutable_pseudo_tcp()->set_peer_port(
+            fill(e.pseudo_tcp().peer_port(), sad::kDefaultPseudoTcpPeerPort));
+        break;
+      case v1::Encapsulation::kPlain:
+        break;
+    }
+  }
   return c;
 }
 

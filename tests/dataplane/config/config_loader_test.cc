@@ -822,3 +822,650 @@ TEST(ValidateTest, InstalledConnections) {
 
 }  // namespace
 }  // namespace tcpsec::config
+
+// ---------------------------------------------------------------------------
+// IPsec: security associations and policies (ipsec.proto)
+
+namespace tcpsec::config {
+namespace {
+
+// Distinctive key bytes, to prove that no message ever shows them.
+std::string key_bytes(size_t n, char fill = 'K') {
+  std::string k(n, fill);
+  if (n >= 6) k.replace(0, 6, "SECRET");
+  return k;
+}
+
+// Two SAs of a tunnel between our public 192.0.2.10 and 203.0.113.5, two
+// PROTECT policies using them and an IKE bypass, appended to valid().
+//   sas[0]       OUTBOUND 0x1001 AES_GCM_256
+//   sas[1]       INBOUND  0x2001 AES_CBC_128_HMAC_SHA256
+//   policies[0]  OUTBOUND priority 10 PROTECT 0x1001
+//   policies[1]  INBOUND  priority 10 PROTECT 0x2001
+//   policies[2]  OUTBOUND priority 1  BYPASS UDP local port 500
+void add_ipsec(v1::DataplaneConfig& c) {
+  auto* out = c.add_sas();
+  out->set_spi(0x1001);
+  out->set_direction(v1::DIRECTION_OUTBOUND);
+  out->set_mode(v1::MODE_TUNNEL);
+  out->set_tunnel_local("192.0.2.10");
+  out->set_tunnel_peer("203.0.113.5");
+  out->set_algorithm(v1::ESP_ALGORITHM_AES_GCM_256);
+  out->set_encryption_key(key_bytes(36));
+  out->set_name("to-branch");
+
+  auto* in = c.add_sas();
+  in->set_spi(0x2001);
+  in->set_direction(v1::DIRECTION_INBOUND);
+  in->set_mode(v1::MODE_TUNNEL);
+  in->set_tunnel_local("192.0.2.10");
+  in->set_tunnel_peer("203.0.113.5");
+  in->set_algorithm(v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256);
+  in->set_encryption_key(key_bytes(16));
+  in->set_integrity_key(key_bytes(32, 'I'));
+  in->set_replay_window(128);
+  in->mutable_selector()->add_local_prefixes("10.0.0.0/24");
+  in->mutable_selector()->add_remote_prefixes("10.1.0.0/16");
+  in->mutable_soft()->set_bytes(1000);
+  in->mutable_hard()->set_bytes(2000);
+
+  auto* p0 = c.add_policies();
+  p0->set_name("protect-out");
+  p0->set_priority(10);
+  p0->set_direction(v1::DIRECTION_OUTBOUND);
+  p0->mutable_match()->add_local_prefixes("10.0.0.0/24");
+  p0->mutable_match()->add_remote_prefixes("10.1.0.0/16");
+  p0->set_action(v1::POLICY_ACTION_PROTECT);
+  p0->set_sa_spi(0x1001);
+
+  auto* p1 = c.add_policies();
+  p1->set_priority(10);
+  p1->set_direction(v1::DIRECTION_INBOUND);
+  p1->mutable_match()->add_local_prefixes("10.0.0.0/24");
+  p1->mutable_match()->add_remote_prefixes("10.1.0.0/16");
+  p1->set_action(v1::POLICY_ACTION_PROTECT);
+  p1->set_sa_spi(0x2001);
+
+  auto* p2 = c.add_policies();
+  p2->set_priority(1);
+  p2->set_direction(v1::DIRECTION_OUTBOUND);
+  p2->mutable_match()->set_protocol(17);
+  p2->mutable_match()->mutable_local_ports()->set_min(500);
+  p2->mutable_match()->mutable_local_ports()->set_max(500);
+  p2->set_action(v1::POLICY_ACTION_BYPASS);
+}
+
+v1::DataplaneConfig valid_ipsec() {
+  v1::DataplaneConfig c = valid();
+  add_ipsec(c);
+  return c;
+}
+
+// run_cases on valid_ipsec(); also checks that no key bytes leak.
+void run_ipsec_cases(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    v1::DataplaneConfig cfg = valid_ipsec();
+    c.mutate(cfg);
+    Status s = validate_dataplane_config(cfg);
+    ASSERT_FALSE(s.is_ok());
+    if (c.prefix_only) {
+      EXPECT_TRUE(starts_with(s.message(), c.expected)) << s.message();
+    } else {
+      EXPECT_EQ(s.message(), c.expected);
+    }
+    EXPECT_EQ(s.message().find("SECRET"), std::string::npos) << s.message();
+  }
+}
+
+v1::SecurityAssociation* sa(v1::DataplaneConfig& c, int i) {
+  return c.mutable_sas(i);
+}
+v1::Policy* pol(v1::DataplaneConfig& c, int i) {
+  return c.mutable_policies(i);
+}
+
+TEST(IpsecValidateTest, BaseIsValid) {
+  Status s = validate_dataplane_config(valid_ipsec());
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, SaSpiDirectionMode) {
+  run_ipsec_cases({
+      {"SPI 0", [](auto& c) { sa(c, 0)->set_spi(0); },
+       "sas[0].spi: must be set (256 or more: 0-255 are reserved, RFC 4303)", false},
+      {"SPI 1", [](auto& c) { sa(c, 1)->set_spi(1); },
+       "sas[1].spi: 1 is reserved (0-255 are, RFC 4303); use 256 or more", false},
+      {"SPI 255", [](auto& c) { sa(c, 1)->set_spi(255); },
+       "sas[1].spi: 255 is reserved (0-255 are, RFC 4303); use 256 or more", false},
+      {"direction unset", [](auto& c) { sa(c, 0)->clear_direction(); },
+       "sas[0].direction: must be set (INBOUND or OUTBOUND)", false},
+      {"direction out of range",
+       [](auto& c) { sa(c, 0)->set_direction(static_cast<v1::Direction>(7)); },
+       "sas[0].direction: 7 is not a Direction", false},
+      {"mode unset", [](auto& c) { sa(c, 1)->clear_mode(); },
+       "sas[1].mode: must be set (TUNNEL or TRANSPORT)", false},
+      {"mode out of range", [](auto& c) { sa(c, 1)->set_mode(static_cast<v1::Mode>(3)); },
+       "sas[1].mode: 3 is not a Mode", false},
+  });
+}
+
+TEST(IpsecValidateTest, SaSpiBoundsAccepted) {
+  v1::DataplaneConfig c = valid_ipsec();
+  sa(c, 0)->set_spi(256);
+  pol(c, 0)->set_sa_spi(256);
+  sa(c, 1)->set_spi(0xffffffff);
+  pol(c, 1)->set_sa_spi(0xffffffff);
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, SaTunnelEndpoints) {
+  run_ipsec_cases({
+      {"local empty", [](auto& c) { sa(c, 0)->clear_tunnel_local(); },
+       "sas[0].tunnel_local: must be set", false},
+      {"local not an address", [](auto& c) { sa(c, 0)->set_tunnel_local("192.0.2"); },
+       "sas[0].tunnel_local: '192.0.2' is not an IPv4 or IPv6 address", false},
+      {"local with length", [](auto& c) { sa(c, 0)->set_tunnel_local("192.0.2.10/24"); },
+       "sas[0].tunnel_local: '192.0.2.10/24' must be an address without a prefix length", false},
+      {"local of a PROTECTED port", [](auto& c) { sa(c, 1)->set_tunnel_local("10.0.0.1"); },
+       "sas[1].tunnel_local: 10.0.0.1 is not an address of a PUBLIC port", false},
+      {"local not ours", [](auto& c) { sa(c, 0)->set_tunnel_local("192.0.2.99"); },
+       "sas[0].tunnel_local: 192.0.2.99 is not an address of a PUBLIC port", false},
+      {"peer empty", [](auto& c) { sa(c, 0)->clear_tunnel_peer(); },
+       "sas[0].tunnel_peer: must be set", false},
+      {"peer not an address", [](auto& c) { sa(c, 1)->set_tunnel_peer("peer.example"); },
+       "sas[1].tunnel_peer: 'peer.example' is not an IPv4 or IPv6 address", false},
+      {"peer is ours", [](auto& c) { sa(c, 0)->set_tunnel_peer("10.0.0.1"); },
+       "sas[0].tunnel_peer: 10.0.0.1 is our own address (ports[1].addresses[0])", false},
+      {"peer multicast", [](auto& c) { sa(c, 0)->set_tunnel_peer("224.0.0.1"); },
+       "sas[0].tunnel_peer: '224.0.0.1' is not a unicast address", false},
+      {"peer unspecified", [](auto& c) { sa(c, 0)->set_tunnel_peer("0.0.0.0"); },
+       "sas[0].tunnel_peer: '0.0.0.0' is the unspecified address", false},
+      {"families differ", [](auto& c) { sa(c, 0)->set_tunnel_peer("2001:db8:5::1"); },
+       "sas[0].tunnel_peer: IPv6 address '2001:db8:5::1' but tunnel_local is IPv4", false},
+      {"transport with tunnel_local",
+       [](auto& c) {
+         sa(c, 0)->set_mode(v1::MODE_TRANSPORT);
+         sa(c, 0)->clear_tunnel_peer();
+       },
+       "sas[0].tunnel_local: must be empty in TRANSPORT mode", false},
+      {"transport with tunnel_peer",
+       [](auto& c) {
+         sa(c, 1)->set_mode(v1::MODE_TRANSPORT);
+         sa(c, 1)->clear_tunnel_local();
+       },
+       "sas[1].tunnel_peer: must be empty in TRANSPORT mode", false},
+  });
+}
+
+TEST(IpsecValidateTest, TransportSaAndIpv6TunnelAreValid) {
+  v1::DataplaneConfig c = valid_ipsec();
+  sa(c, 0)->set_mode(v1::MODE_TRANSPORT);
+  sa(c, 0)->clear_tunnel_local();
+  sa(c, 0)->clear_tunnel_peer();
+  sa(c, 1)->set_tunnel_local("2001:db8::10");
+  sa(c, 1)->set_tunnel_peer("2001:db8:5::1");
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, SaSpiUniqueness) {
+  run_ipsec_cases({
+      {"outbound SPI twice", [](auto& c) { c.add_sas()->CopyFrom(c.sas(0)); },
+       "sas[2].spi: OUTBOUND SPI 0x00001001 is already used by sas[0]", false},
+      {"outbound SPI twice, other peer",
+       [](auto& c) {
+         auto* s = c.add_sas();
+         s->CopyFrom(c.sas(0));
+         s->set_tunnel_peer("198.51.100.9");
+         s->clear_name();
+       },
+       "sas[2].spi: OUTBOUND SPI 0x00001001 is already used by sas[0]", false},
+      {"inbound SPI twice on one address", [](auto& c) { c.add_sas()->CopyFrom(c.sas(1)); },
+       "sas[2].spi: INBOUND SPI 0x00002001 on 192.0.2.10 is already used by sas[1]", false},
+      {"inbound transport SPI used by a tunnel SA",
+       [](auto& c) {
+         auto* s = c.add_sas();
+         s->CopyFrom(c.sas(1));
+         s->set_mode(v1::MODE_TRANSPORT);
+         s->clear_tunnel_local();
+         s->clear_tunnel_peer();
+       },
+       "sas[2].spi: INBOUND SPI 0x00002001 is already used by sas[1]", false},
+      {"inbound tunnel SPI used by a transport SA",
+       [](auto& c) {
+         sa(c, 1)->set_mode(v1::MODE_TRANSPORT);
+         sa(c, 1)->clear_tunnel_local();
+         sa(c, 1)->clear_tunnel_peer();
+         auto* s = c.add_sas();
+         s->CopyFrom(c.sas(1));
+         s->set_mode(v1::MODE_TUNNEL);
+         s->set_tunnel_local("2001:db8::10");
+         s->set_tunnel_peer("2001:db8:5::1");
+       },
+       "sas[2].spi: INBOUND SPI 0x00002001 is already used by sas[1]", false},
+  });
+}
+
+TEST(IpsecValidateTest, SameSpiInBothDirectionsAndOnTwoLocalAddressesIsValid) {
+  v1::DataplaneConfig c = valid_ipsec();
+  // The inbound SPI again, on our IPv6 address.
+  auto* s = c.add_sas();
+  s->CopyFrom(c.sas(1));
+  s->set_tunnel_local("2001:db8::10");
+  s->set_tunnel_peer("2001:db8:5::1");
+  // The outbound SPI as an inbound one.
+  auto* t = c.add_sas();
+  t->CopyFrom(c.sas(1));
+  t->set_spi(0x1001);
+  Status st = validate_dataplane_config(c);
+  EXPECT_TRUE(st.is_ok()) << st.message();
+}
+
+TEST(IpsecValidateTest, SaAlgorithmAndKeyLengths) {
+  auto set = [](v1::SecurityAssociation* s, v1::EspAlgorithm a, size_t enc, size_t integ) {
+    s->set_algorithm(a);
+    s->set_encryption_key(key_bytes(enc));
+    s->set_integrity_key(key_bytes(integ, 'I'));
+  };
+  run_ipsec_cases({
+      {"unset", [](auto& c) { sa(c, 0)->clear_algorithm(); },
+       "sas[0].algorithm: must be set (e.g. AES_GCM_256)", false},
+      {"out of range", [](auto& c) { sa(c, 0)->set_algorithm(static_cast<v1::EspAlgorithm>(99)); },
+       "sas[0].algorithm: 99 is not an EspAlgorithm", false},
+      {"GCM-128 without salt",
+       [&](auto& c) { set(sa(c, 0), v1::ESP_ALGORITHM_AES_GCM_128, 16, 0); },
+       "sas[0].encryption_key: AES_GCM_128 needs 20 bytes (16 key + 4 salt), got 16", false},
+      {"GCM-256 without salt",
+       [&](auto& c) { set(sa(c, 0), v1::ESP_ALGORITHM_AES_GCM_256, 32, 0); },
+       "sas[0].encryption_key: AES_GCM_256 needs 36 bytes (32 key + 4 salt), got 32", false},
+      {"ChaCha20 key empty",
+       [&](auto& c) { set(sa(c, 0), v1::ESP_ALGORITHM_CHACHA20_POLY1305, 0, 0); },
+       "sas[0].encryption_key: CHACHA20_POLY1305 needs 36 bytes (32 key + 4 salt), got 0", false},
+      {"CBC-128 with a 256-bit key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256, 32, 32); },
+       "sas[1].encryption_key: AES_CBC_128_HMAC_SHA256 needs 16 bytes, got 32", false},
+      {"CBC-256 SHA-256 short key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA256, 24, 32); },
+       "sas[1].encryption_key: AES_CBC_256_HMAC_SHA256 needs 32 bytes, got 24", false},
+      {"CBC-128 SHA-1 with salt",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA1, 20, 20); },
+       "sas[1].encryption_key: AES_CBC_128_HMAC_SHA1 needs 16 bytes, got 20", false},
+      {"CBC-256 SHA-1 short key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1, 16, 20); },
+       "sas[1].encryption_key: AES_CBC_256_HMAC_SHA1 needs 32 bytes, got 16", false},
+      {"NULL cipher with a key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_NULL_HMAC_SHA256, 16, 32); },
+       "sas[1].encryption_key: NULL_HMAC_SHA256 takes no encryption key, got 16 bytes", false},
+      {"NULL SHA-1 cipher with a key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_NULL_HMAC_SHA1, 1, 20); },
+       "sas[1].encryption_key: NULL_HMAC_SHA1 takes no encryption key, got 1 bytes", false},
+      {"AEAD with an integrity key",
+       [&](auto& c) { set(sa(c, 0), v1::ESP_ALGORITHM_AES_GCM_256, 36, 32); },
+       "sas[0].integrity_key: AES_GCM_256 is an AEAD and takes no integrity key, got 32 bytes",
+       false},
+      {"SHA-256 with a SHA-1 sized key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256, 16, 20); },
+       "sas[1].integrity_key: AES_CBC_128_HMAC_SHA256 needs 32 bytes, got 20", false},
+      {"SHA-1 with a SHA-256 sized key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1, 32, 32); },
+       "sas[1].integrity_key: AES_CBC_256_HMAC_SHA1 needs 20 bytes, got 32", false},
+      {"NULL SHA-256 without integrity key",
+       [&](auto& c) { set(sa(c, 1), v1::ESP_ALGORITHM_NULL_HMAC_SHA256, 0, 0); },
+       "sas[1].integrity_key: NULL_HMAC_SHA256 needs 32 bytes, got 0", false},
+  });
+}
+
+TEST(IpsecValidateTest, EveryAlgorithmWithItsKeyLengthsIsValid) {
+  struct Want {
+    v1::EspAlgorithm alg;
+    size_t enc, integ;
+  };
+  const Want all[] = {
+      {v1::ESP_ALGORITHM_AES_GCM_128, 20, 0},
+      {v1::ESP_ALGORITHM_AES_GCM_256, 36, 0},
+      {v1::ESP_ALGORITHM_CHACHA20_POLY1305, 36, 0},
+      {v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256, 16, 32},
+      {v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA256, 32, 32},
+      {v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA1, 16, 20},
+      {v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1, 32, 20},
+      {v1::ESP_ALGORITHM_NULL_HMAC_SHA256, 0, 32},
+      {v1::ESP_ALGORITHM_NULL_HMAC_SHA1, 0, 20},
+  };
+  int covered = 0;
+  for (const Want& w : all) {
+    SCOPED_TRACE(v1::EspAlgorithm_Name(w.alg));
+    v1::DataplaneConfig c = valid_ipsec();
+    sa(c, 0)->set_algorithm(w.alg);
+    sa(c, 0)->set_encryption_key(key_bytes(w.enc));
+    sa(c, 0)->set_integrity_key(key_bytes(w.integ, 'I'));
+    Status s = validate_dataplane_config(c);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+    ++covered;
+  }
+  // Every value of the enum but UNSPECIFIED.
+  EXPECT_EQ(covered, v1::EspAlgorithm_ARRAYSIZE - 1);
+}
+
+TEST(IpsecValidateTest, SaReplayWindowAndLifetimes) {
+  run_ipsec_cases({
+      {"outbound replay window", [](auto& c) { sa(c, 0)->set_replay_window(64); },
+       "sas[0].replay_window: only INBOUND SAs have a replay window", false},
+      {"replay window too large", [](auto& c) { sa(c, 1)->set_replay_window(4097); },
+       "sas[1].replay_window: 4097 packets is more than the maximum, 4096 packets", false},
+      {"soft bytes above hard", [](auto& c) { sa(c, 1)->mutable_soft()->set_bytes(2001); },
+       "sas[1].soft.bytes: 2001 is more than hard.bytes (2000)", false},
+      {"soft packets above hard",
+       [](auto& c) {
+         sa(c, 0)->mutable_soft()->set_packets(11);
+         sa(c, 0)->mutable_hard()->set_packets(10);
+       },
+       "sas[0].soft.packets: 11 is more than hard.packets (10)", false},
+      {"soft seconds above hard",
+       [](auto& c) {
+         sa(c, 0)->mutable_soft()->set_seconds(3600);
+         sa(c, 0)->mutable_hard()->set_seconds(3000);
+       },
+       "sas[0].soft.seconds: 3600 is more than hard.seconds (3000)", false},
+      {"hard seconds too long", [](auto& c) { sa(c, 0)->mutable_hard()->set_seconds(31536001); },
+       "sas[0].hard.seconds: 31536001 s is more than the maximum, 31536000 s", false},
+      {"soft seconds too long", [](auto& c) { sa(c, 0)->mutable_soft()->set_seconds(31536001); },
+       "sas[0].soft.seconds: 31536001 s is more than the maximum, 31536000 s", false},
+      {"hard packets past the 32-bit sequence space",
+       [](auto& c) { sa(c, 0)->mutable_hard()->set_packets(uint64_t{1} << 32); },
+       "sas[0].hard.packets: 4294967296 is more than 4294967295, the 32-bit sequence number "
+       "space (set esn)",
+       false},
+      {"soft packets past the 32-bit sequence space",
+       [](auto& c) { sa(c, 1)->mutable_soft()->set_packets(uint64_t{1} << 33); },
+       "sas[1].soft.packets: 8589934592 is more than 4294967295, the 32-bit sequence number "
+       "space (set esn)",
+       false},
+  });
+}
+
+TEST(IpsecValidateTest, LifetimeAndReplayBoundsAccepted) {
+  v1::DataplaneConfig c = valid_ipsec();
+  sa(c, 1)->set_replay_window(4096);
+  sa(c, 1)->mutable_soft()->set_bytes(2000);        // equal to hard
+  sa(c, 0)->mutable_soft()->set_seconds(31536000);  // hard unset: no limit
+  sa(c, 0)->mutable_hard()->set_packets(0xffffffffu);
+  sa(c, 1)->set_esn(true);
+  sa(c, 1)->mutable_hard()->set_packets(uint64_t{1} << 40);
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, SaEncapsulation) {
+  run_ipsec_cases({
+      {"UDP local port",
+       [](auto& c) { sa(c, 0)->mutable_encapsulation()->mutable_udp()->set_local_port(70000); },
+       "sas[0].encapsulation.udp.local_port: 70000 is not a UDP port (1-65535)", false},
+      {"UDP peer port",
+       [](auto& c) { sa(c, 1)->mutable_encapsulation()->mutable_udp()->set_peer_port(65536); },
+       "sas[1].encapsulation.udp.peer_port: 65536 is not a UDP port (1-65535)", false},
+      {"pseudo-TCP local port",
+       [](auto& c) {
+         sa(c, 0)->mutable_encapsulation()->mutable_pseudo_tcp()->set_local_port(100000);
+       },
+       "sas[0].encapsulation.pseudo_tcp.local_port: 100000 is not a TCP port (1-65535)", false},
+      {"pseudo-TCP peer port",
+       [](auto& c) {
+         sa(c, 0)->mutable_encapsulation()->mutable_pseudo_tcp()->set_peer_port(65536);
+       },
+       "sas[0].encapsulation.pseudo_tcp.peer_port: 65536 is not a TCP port (1-65535)", false},
+  });
+}
+
+TEST(IpsecValidateTest, Selectors) {
+  run_ipsec_cases({
+      {"SA selector prefix",
+       [](auto& c) { sa(c, 1)->mutable_selector()->set_local_prefixes(0, "10.0.0.300/24"); },
+       "sas[1].selector.local_prefixes[0]: '10.0.0.300/24' is not an IPv4 or IPv6 address", false},
+      {"empty prefix", [](auto& c) { pol(c, 0)->mutable_match()->add_remote_prefixes(""); },
+       "policies[0].match.remote_prefixes[1]: must be set", false},
+      {"bad length",
+       [](auto& c) { pol(c, 0)->mutable_match()->set_local_prefixes(0, "10.0.0.0/33"); },
+       "policies[0].match.local_prefixes[0]: '10.0.0.0/33' has a bad prefix length"},
+      {"host bits",
+       [](auto& c) { pol(c, 0)->mutable_match()->set_remote_prefixes(0, "10.1.0.1/16"); },
+       "policies[0].match.remote_prefixes[0]: '10.1.0.1/16' has bits set after the prefix "
+       "length (did you mean 10.1.0.0/16?)",
+       false},
+      {"too many prefixes",
+       [](auto& c) {
+         auto* m = pol(c, 1)->mutable_match();
+         for (int i = 0; i < 64; ++i) m->add_local_prefixes("10.0." + std::to_string(i) + ".0/24");
+       },
+       "policies[1].match.local_prefixes: 65 prefixes, more than the maximum, 64", false},
+      {"no common family",
+       [](auto& c) { pol(c, 0)->mutable_match()->set_remote_prefixes(0, "2001:db8:1::/48"); },
+       "policies[0].match: local_prefixes and remote_prefixes share no address family (the "
+       "selector would match nothing)",
+       false},
+      {"protocol", [](auto& c) { pol(c, 0)->mutable_match()->set_protocol(256); },
+       "policies[0].match.protocol: 256 is not an IP protocol number (0-255)", false},
+      {"port max",
+       [](auto& c) { pol(c, 2)->mutable_match()->mutable_local_ports()->set_max(70000); },
+       "policies[2].match.local_ports.max: 70000 is not a port (0-65535)", false},
+      {"port min",
+       [](auto& c) {
+         auto* r = pol(c, 2)->mutable_match()->mutable_remote_ports();
+         r->set_min(70000);
+         r->set_max(70001);
+       },
+       "policies[2].match.remote_ports.min: 70000 is not a port (0-65535)", false},
+      {"inverted range",
+       [](auto& c) {
+         auto* r = pol(c, 2)->mutable_match()->mutable_remote_ports();
+         r->set_min(600);
+         r->set_max(500);
+       },
+       "policies[2].match.remote_ports: min 600 is greater than max 500", false},
+      {"ports without a port protocol",
+       [](auto& c) { pol(c, 2)->mutable_match()->set_protocol(1); },
+       "policies[2].match.local_ports: a port range needs protocol TCP (6), UDP (17) or SCTP "
+       "(132), not 1",
+       false},
+      {"ports with any protocol",
+       [](auto& c) { sa(c, 1)->mutable_selector()->mutable_remote_ports()->set_max(80); },
+       "sas[1].selector.remote_ports: a port range needs protocol TCP (6), UDP (17) or SCTP "
+       "(132), not 0",
+       false},
+  });
+}
+
+TEST(IpsecValidateTest, SelectorsThatAreValid) {
+  v1::DataplaneConfig c = valid_ipsec();
+  auto* m = pol(c, 0)->mutable_match();
+  m->add_local_prefixes("2001:db8:10::/48");  // mixed families: IPv4 pairs with IPv4
+  m->add_remote_prefixes("192.0.2.77");       // a bare address is a host
+  m->set_protocol(132);                       // SCTP has ports
+  m->mutable_remote_ports()->set_min(0);
+  m->mutable_remote_ports()->set_max(1023);
+  // The full range is "any" whatever the protocol.
+  sa(c, 1)->mutable_selector()->mutable_local_ports()->set_max(65535);
+  sa(c, 1)->mutable_selector()->set_protocol(50);
+  for (int i = 1; i < 63; ++i) m->add_local_prefixes("10.9." + std::to_string(i) + ".0/24");
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, Names) {
+  run_ipsec_cases({
+      {"SA name too long", [](auto& c) { sa(c, 0)->set_name(std::string(65, 'n')); },
+       "sas[0].name: '" + std::string(65, 'n') + "' is longer than 64 characters", false},
+      {"SA name with a newline", [](auto& c) { sa(c, 1)->set_name("a\nb"); },
+       "sas[1].name: 'a\\x0ab' holds characters other than printable ASCII", false},
+      {"SA name twice", [](auto& c) { sa(c, 1)->set_name("to-branch"); },
+       "sas[1].name: 'to-branch' is already the name of sas[0]", false},
+      {"policy name twice", [](auto& c) { pol(c, 2)->set_name("protect-out"); },
+       "policies[2].name: 'protect-out' is already the name of policies[0]", false},
+      {"policy name with DEL", [](auto& c) { pol(c, 1)->set_name("x\x7f"); },
+       "policies[1].name: 'x\\x7f' holds characters other than printable ASCII", false},
+  });
+}
+
+TEST(IpsecValidateTest, Policies) {
+  run_ipsec_cases({
+      {"direction unset", [](auto& c) { pol(c, 0)->clear_direction(); },
+       "policies[0].direction: must be set (INBOUND or OUTBOUND)", false},
+      {"direction out of range",
+       [](auto& c) { pol(c, 0)->set_direction(static_cast<v1::Direction>(3)); },
+       "policies[0].direction: 3 is not a Direction", false},
+      {"priority twice in a direction", [](auto& c) { pol(c, 2)->set_priority(10); },
+       "policies[2].priority: 10 is already the priority of policies[0] (OUTBOUND); priorities "
+       "are unique per direction",
+       false},
+      {"action unset", [](auto& c) { pol(c, 0)->clear_action(); },
+       "policies[0].action: must be set (PROTECT, BYPASS or DISCARD)", false},
+      {"action out of range",
+       [](auto& c) { pol(c, 0)->set_action(static_cast<v1::PolicyAction>(9)); },
+       "policies[0].action: 9 is not a PolicyAction", false},
+      {"PROTECT without SA", [](auto& c) { pol(c, 0)->clear_sa_spi(); },
+       "policies[0].sa_spi: must be set for PROTECT (the SPI of an OUTBOUND SA)", false},
+      {"PROTECT inbound without SA", [](auto& c) { pol(c, 1)->clear_sa_spi(); },
+       "policies[1].sa_spi: must be set for PROTECT (the SPI of an INBOUND SA)", false},
+      {"PROTECT with an SA of the other direction", [](auto& c) { pol(c, 0)->set_sa_spi(0x2001); },
+       "policies[0].sa_spi: no OUTBOUND SA has SPI 0x00002001", false},
+      {"PROTECT inbound with an outbound SA", [](auto& c) { pol(c, 1)->set_sa_spi(0x1001); },
+       "policies[1].sa_spi: no INBOUND SA has SPI 0x00001001", false},
+      {"PROTECT with an unknown SA", [](auto& c) { pol(c, 0)->set_sa_spi(0xdeadbeef); },
+       "policies[0].sa_spi: no OUTBOUND SA has SPI 0xdeadbeef", false},
+      {"BYPASS naming an SA", [](auto& c) { pol(c, 2)->set_sa_spi(0x1001); },
+       "policies[2].sa_spi: must be 0 for BYPASS (only PROTECT names an SA)", false},
+      {"DISCARD naming an SA",
+       [](auto& c) {
+         pol(c, 2)->set_action(v1::POLICY_ACTION_DISCARD);
+         pol(c, 2)->set_sa_spi(0x1001);
+       },
+       "policies[2].sa_spi: must be 0 for DISCARD (only PROTECT names an SA)", false},
+      {"an invalid SA is reported before the policy naming it",
+       [](auto& c) {
+         sa(c, 0)->set_encryption_key("short");
+         pol(c, 0)->set_sa_spi(0x9999);
+       },
+       "sas[0].encryption_key: AES_GCM_256 needs 36 bytes (32 key + 4 salt), got 5", false},
+  });
+}
+
+TEST(IpsecValidateTest, SamePriorityInBothDirectionsAndNoPoliciesAreValid) {
+  v1::DataplaneConfig c = valid_ipsec();
+  pol(c, 2)->set_direction(v1::DIRECTION_INBOUND);
+  pol(c, 2)->set_priority(1);  // unique among inbound; OUTBOUND also has 10
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  c.clear_policies();
+  s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecValidateTest, Counts) {
+  run_ipsec_cases({
+      {"too many policies",
+       [](auto& c) {
+         for (int i = 0; i < 65537 - 3; ++i) c.add_policies();
+       },
+       "policies: 65537 policies, more than the maximum, 65536", false},
+      {"too many SAs",
+       [](auto& c) {
+         for (int i = 0; i < 65537 - 2; ++i) c.add_sas();
+       },
+       "sas: 65537 SAs, more than the maximum, 65536", false},
+  });
+}
+
+TEST(IpsecValidateTest, SixtyFiveThousandPoliciesAreAccepted) {
+  v1::DataplaneConfig c = valid_ipsec();
+  c.clear_policies();
+  for (uint32_t i = 0; i < 65536; ++i) {
+    auto* p = c.add_policies();
+    p->set_priority(i);
+    p->set_direction(v1::DIRECTION_OUTBOUND);
+    p->set_action(v1::POLICY_ACTION_DISCARD);
+  }
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+TEST(IpsecDefaultsTest, FillsReplayWindowAndPortsOnly) {
+  v1::DataplaneConfig in = valid_ipsec();
+  sa(in, 1)->clear_replay_window();
+  sa(in, 1)->mutable_encapsulation()->mutable_udp();
+  sa(in, 0)->mutable_encapsulation()->mutable_pseudo_tcp()->set_local_port(40000);
+  auto* t = in.add_sas();
+  t->CopyFrom(in.sas(1));
+  t->set_spi(0x3001);
+  t->clear_encapsulation();  // plain
+  t->set_replay_window(1024);
+
+  v1::DataplaneConfig c = with_defaults(in);
+  EXPECT_EQ(c.sas(0).replay_window(), 0u);  // outbound: none
+  EXPECT_EQ(c.sas(1).replay_window(), 64u);
+  EXPECT_EQ(c.sas(2).replay_window(), 1024u);
+  ASSERT_TRUE(c.sas(1).encapsulation().has_udp());
+  EXPECT_EQ(c.sas(1).encapsulation().udp().local_port(), 4500u);
+  EXPECT_EQ(c.sas(1).encapsulation().udp().peer_port(), 4500u);
+  ASSERT_TRUE(c.sas(0).encapsulation().has_pseudo_tcp());
+  EXPECT_EQ(c.sas(0).encapsulation().pseudo_tcp().local_port(), 40000u);
+  EXPECT_EQ(c.sas(0).encapsulation().pseudo_tcp().peer_port(), 10000u);
+  EXPECT_TRUE(c.sas(2).encapsulation().has_plain());  // made explicit
+  EXPECT_EQ(c.sas(1).selector().SerializeAsString(), in.sas(1).selector().SerializeAsString());
+  EXPECT_EQ(c.policies().size(), in.policies().size());
+  EXPECT_EQ(c.sas(0).encryption_key(), in.sas(0).encryption_key());
+
+  Status s = validate_dataplane_config(c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  EXPECT_EQ(with_defaults(c).SerializeAsString(), c.SerializeAsString());
+}
+
+TEST(IpsecDefaultsTest, KeepsExplicitPorts) {
+  v1::DataplaneConfig in = valid_ipsec();
+  auto* udp = sa(in, 0)->mutable_encapsulation()->mutable_udp();
+  udp->set_local_port(4501);
+  udp->set_peer_port(12345);
+  v1::DataplaneConfig c = with_defaults(in);
+  EXPECT_EQ(c.sas(0).encapsulation().udp().local_port(), 4501u);
+  EXPECT_EQ(c.sas(0).encapsulation().udp().peer_port(), 12345u);
+  EXPECT_EQ(c.sas(1).replay_window(), 128u);
+}
+
+TEST(IpsecParseTest, TextFormatSasAndPolicies) {
+  constexpr char kText[] = R"pb(
+    ports { name: "pub" vdev: "net_null0" role: PORT_ROLE_PUBLIC addresses: "192.0.2.10/24" }
+    sas {
+      spi: 0x1001
+      direction: DIRECTION_OUTBOUND
+      mode: MODE_TUNNEL
+      tunnel_local: "192.0.2.10"
+      tunnel_peer: "198.51.100.1"
+      algorithm: ESP_ALGORITHM_AES_GCM_128
+      encryption_key: "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\xca\xfe\xba\xbe"
+      encapsulation { udp {} }
+      hard { seconds: 3600 }
+    }
+    policies {
+      direction: DIRECTION_OUTBOUND
+      match {
+        local_prefixes: "10.0.0.0/24"
+        protocol: 6
+        remote_ports { min: 443 max: 443 }
+      }
+      action: POLICY_ACTION_PROTECT
+      sa_spi: 0x1001
+    }
+  )pb";
+  auto c = parse_dataplane_config(kText, ConfigFormat::kText, "ipsec.textproto");
+  ASSERT_TRUE(c.has_value()) << c.error();
+  ASSERT_EQ(c->sas_size(), 1);
+  EXPECT_EQ(c->sas(0).spi(), 0x1001u);
+  EXPECT_EQ(c->sas(0).encryption_key().size(), 20u);
+  EXPECT_TRUE(c->sas(0).encapsulation().has_udp());
+  EXPECT_EQ(c->policies(0).match().remote_ports().max(), 443u);
+  Status s = validate_dataplane_config(*c);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+}  // namespace
+}  // namespace tcpsec::config
