@@ -239,3 +239,29 @@ def test_two_workers_share_one_connection():
     workers = t.dp.counters["workers"]
     assert len(workers) == 2
     assert all(w["rx_packets"] > 0 and w["ctcp_encap"] > 0 for w in workers), workers
+
+
+def test_peer_restart_behind_nat_is_recovered():
+    """QuickSec could not detect a NAT reboot: the peer's new SYN on the same
+    address and ports found a stale connection. We answer such a SYN with a
+    challenge ACK (RFC 5961 4); the restarted peer, which has no connection,
+    answers that with RST (at the ACK's number), which closes ours, and its
+    next SYN opens a fresh connection."""
+    with Topology() as t:
+        peer = Peer(t, "v4")
+        peer.handshake()
+        old_iss = peer.iss
+        # The peer "reboots": same ports, new initial sequence number.
+        peer.seq = 777000
+        peer.ack = 0
+        peer.send("S")
+        challenge = peer.expect_tcp()
+        assert challenge[TCP].flags == "A" and challenge[TCP].seq == old_iss + 1
+        # A stack without the connection answers an unexpected ACK with RST.
+        peer.send("R", seq=challenge[TCP].ack, ack=0)
+        time.sleep(0.2)
+        peer.handshake()
+        assert peer.iss != old_iss
+    assert t.dp.counter("ctcp_challenge_ack") == 1
+    assert t.dp.counter("ctcp_rst_received") == 1
+    assert t.dp.counter("ctcp_established") == 2
