@@ -1,0 +1,361 @@
+#include "dataplane/esp/esp.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tcpsec::esp {
+namespace {
+
+using crypto::Cipher;
+using crypto::CryptoOp;
+using crypto::Direction;
+using crypto::OpStatus;
+using net::IpFamily;
+using net::load_be32;
+using net::store_be16;
+using net::store_be32;
+
+alignas(16) constexpr uint8_t kZeroIv[16] = {};
+
+// Padding bytes for `data` bytes of payload: data + padding + 2 (pad length,
+// next header) is a multiple of the block (itself a multiple of 4).
+inline uint16_t padding_for(uint32_t data, uint8_t block) {
+  return static_cast<uint16_t>((block - (data + 2) % block) % block);
+}
+
+// The IPv4 TOS / IPv6 traffic class byte (DSCP << 2 | ECN).
+inline uint8_t traffic_class(const uint8_t* ip) {
+  return (ip[0] >> 4) == 4 ? ip[1] : static_cast<uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+}
+
+inline void count(uint64_t& packets, uint64_t& bytes, bool& soft, const Lifetime& l, uint32_t n) {
+  ++packets;
+  bytes += n;
+  if (packets >= l.soft_packets || bytes >= l.soft_bytes) soft = true;
+}
+
+// Fills the engine's op for the ESP packet at `esp`: ESP header, IV,
+// `payload_length` bytes of payload, ICV. Outbound CBC encrypts the IV field
+// too (it holds the IV nonce; see esp.h).
+void fill_crypto(EspOp& op, const crypto::SaCrypto* keys, Cipher cipher, uint8_t iv_length,
+                 uint8_t* esp, uint16_t payload_length, bool esn, Direction dir) {
+  CryptoOp& c = op.crypto;
+  const uint16_t payload_at = static_cast<uint16_t>(kEspHeaderLen + iv_length);
+  const uint16_t icv_at = static_cast<uint16_t>(payload_at + payload_length);
+  const uint32_t seq_hi = static_cast<uint32_t>(op.seq >> 32);
+  c.sa = keys;
+  c.base = esp;
+  c.direction = dir;
+  c.icv_offset = icv_at;
+  c.esn_hi = seq_hi;
+  c.check = nullptr;
+  c.user = &op;
+  c.status = OpStatus::kSkipped;
+  switch (cipher) {
+    case Cipher::kAesGcm:
+    case Cipher::kChaCha20Poly1305:
+      c.cipher_offset = payload_at;
+      c.cipher_length = payload_length;
+      c.auth_offset = 0;
+      c.auth_length = 0;
+      c.hmac_esn = false;
+      c.iv = esp + kEspHeaderLen;
+      // RFC 4106 5 / RFC 7634 2.1: SPI || [seq_hi ||] seq_lo.
+      if (esn) {
+        std::memcpy(c.aad_storage, esp, 4);
+        store_be32(c.aad_storage + 4, seq_hi);
+        std::memcpy(c.aad_storage + 8, esp + 4, 4);
+        c.aad = c.aad_storage;
+        c.aad_length = 12;
+      } else {
+        c.aad = esp;
+        c.aad_length = 8;
+      }
+      return;
+    case Cipher::kAesCbc:
+      if (dir == Direction::kEncrypt) {
+        c.cipher_offset = kEspHeaderLen;
+        c.cipher_length = static_cast<uint16_t>(iv_length + payload_length);
+        c.iv = kZeroIv;
+      } else {
+        c.cipher_offset = payload_at;
+        c.cipher_length = payload_length;
+        c.iv = esp + kEspHeaderLen;
+      }
+      break;
+    case Cipher::kNull:
+      c.cipher_offset = payload_at;
+      c.cipher_length = 0;
+      c.iv = nullptr;
+      break;
+  }
+  c.aad = nullptr;
+  c.aad_length = 0;
+  c.auth_offset = 0;
+  c.auth_length = icv_at;  // encrypt-then-MAC: header, IV, ciphertext
+  c.hmac_esn = esn;        // RFC 4303 2.2.1: seq_hi authenticated, not sent
+}
+
+// Runs in the engine once an inbound ICV verified and the payload is
+// decrypted: the trailer (RFC 4303 2.4-2.6), the tunnel's inner packet, and
+// the replay window (RFC 4303 3.4.3: advanced only for authentic packets).
+// A non-zero DropReason makes the engine restore the ciphertext.
+uint8_t inbound_check(CryptoOp& c) {
+  EspOp& op = *static_cast<EspOp*>(c.user);
+  EspSaIn& sa = *op.sa_in;
+  const uint8_t* payload = c.base + op.payload_offset;
+  const uint16_t n = op.payload_length;
+  const uint8_t pad = payload[n - 2];
+  const uint8_t next = payload[n - 1];
+  auto refuse = [](DropReason r) { return static_cast<uint8_t>(r); };
+  if (pad + 2u > n) return refuse(DropReason::kEspBadPadding);
+  const uint8_t* padding = payload + n - 2 - pad;
+  for (uint8_t i = 0; i < pad; ++i) {
+    if (padding[i] != i + 1) return refuse(DropReason::kEspBadPadding);
+  }
+  if (next == kNextHeaderNone) return refuse(DropReason::kEspDummyPacket);
+  const uint16_t data = static_cast<uint16_t>(n - 2 - pad);
+  bool set_ce = false;
+  uint16_t length = data;
+  if (sa.mode == EspMode::kTunnel) {
+    if (next != kNextHeaderIpv4 && next != kNextHeaderIpv6) {
+      return refuse(DropReason::kEspBadNextHeader);
+    }
+    net::IpPacketInfo inner;
+    if (net::parse_ip_packet({payload, data}, inner) != DropReason::kNone ||
+        inner.family != (next == kNextHeaderIpv4 ? IpFamily::kV4 : IpFamily::kV6)) {
+      return refuse(DropReason::kEspBadInner);
+    }
+    length = inner.packet_length;  // anything after it is TFC padding (RFC 4303 2.7)
+    // RFC 6040 decapsulation: CE on the outer header marks an ECN-capable
+    // inner packet, and a non-ECN-capable one is dropped.
+    const uint8_t* outer = c.base - op.esp_offset;
+    if ((traffic_class(outer) & 3) == 3) {
+      const uint8_t inner_ecn = traffic_class(payload) & 3;
+      if (inner_ecn == 0) return refuse(DropReason::kEspEcnCeNotEct);
+      set_ce = inner_ecn != 3;
+    }
+  }
+  if (!sa.window.update(op.seq)) return refuse(DropReason::kEspReplay);
+  op.next_header = next;
+  op.set_ce = set_ce;
+  op.data_length = length;
+  return 0;
+}
+
+DropReason from_status(const CryptoOp& c) {
+  switch (c.status) {
+    case OpStatus::kOk:
+      return DropReason::kNone;
+    case OpStatus::kAuthFailed:
+      return DropReason::kEspBadIcv;
+    case OpStatus::kRejected:
+      return static_cast<DropReason>(c.reject_code);
+    case OpStatus::kSkipped:
+      return DropReason::kEspNoSa;
+    case OpStatus::kError:
+      break;
+  }
+  return DropReason::kEspCryptoError;
+}
+
+}  // namespace
+
+uint16_t esp_overhead(const EspSaOut& sa, uint16_t length) {
+  return static_cast<uint16_t>((sa.mode == EspMode::kTunnel ? sa.outer_length : 0) + kEspHeaderLen +
+                               sa.iv_length + padding_for(length, sa.block) + 2 + sa.icv_length);
+}
+
+DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
+                                EspSaOut& sa, EspOp& op) {
+  op.crypto.sa = nullptr;
+  if (sa.crypto == nullptr) return DropReason::kEspNoSa;
+  if ((inner.family != IpFamily::kV4 && inner.family != IpFamily::kV6) ||
+      inner.packet_length > buf.length() || inner.l3_length > inner.packet_length) {
+    return DropReason::kEncapBadInner;
+  }
+  const bool tunnel = sa.mode == EspMode::kTunnel;
+  if (!tunnel && inner.fragment) return DropReason::kEspTransportFragment;
+  if (sa.seq == (sa.esn ? ~uint64_t{0} : uint64_t{0xffffffff})) {
+    return DropReason::kEspSeqExhausted;  // RFC 4303 3.3.3: no cycling, rekey
+  }
+  if (sa.packets >= sa.lifetime.hard_packets || sa.bytes >= sa.lifetime.hard_bytes) {
+    return DropReason::kEspSaExpired;
+  }
+
+  const uint16_t kept = tunnel ? 0 : inner.l3_length;  // stays in front of ESP
+  const uint16_t data = static_cast<uint16_t>(inner.packet_length - kept);
+  const uint16_t pad = padding_for(data, sa.block);
+  const uint32_t payload = uint32_t{data} + pad + 2;
+  const uint32_t front = (tunnel ? sa.outer_length : 0u) + kEspHeaderLen + sa.iv_length;
+  const uint32_t back = pad + 2u + sa.icv_length;
+  const uint32_t total = inner.packet_length + front + back;
+  if (total > 0xffff) return DropReason::kEncapTooBig;
+  if (front > buf.headroom()) return DropReason::kEncapNoHeadroom;
+  const uint16_t excess = static_cast<uint16_t>(buf.length() - inner.packet_length);
+  if (back > uint32_t{buf.tailroom()} + excess) return DropReason::kEncapNoTailroom;
+
+  // Committed: nothing below fails.
+  const uint64_t seq = ++sa.seq;
+  count(sa.packets, sa.bytes, sa.soft_expired, sa.lifetime, data);
+  buf.trim(excess);
+  uint8_t next_header;
+  uint8_t* esp;
+  if (tunnel) {
+    const uint8_t* in = buf.data();
+    const uint8_t tc = traffic_class(in);
+    uint8_t* out = buf.prepend(static_cast<uint16_t>(front));
+    std::memcpy(out, sa.outer, sa.outer_length);
+    // DSCP copied or fixed (RFC 4301 5.1.2.1), ECN copied (RFC 6040 normal mode).
+    const uint8_t out_tc =
+        static_cast<uint8_t>((sa.dscp == kCopyDscp ? tc & 0xfc : sa.dscp << 2) | (tc & 3));
+    if (sa.outer_family == IpFamily::kV4) {
+      out[1] = out_tc;
+      store_be16(out + 2, static_cast<uint16_t>(total));
+      store_be16(out + 4, static_cast<uint16_t>(seq));
+      bool df = sa.df == DfMode::kSet ||
+                (sa.df == DfMode::kCopy && (inner.family == IpFamily::kV6 || (in[6] & 0x40)));
+      out[6] = df ? 0x40 : 0;
+      out[7] = 0;
+      net::set_ipv4_header_checksum(out);
+    } else {
+      out[0] = static_cast<uint8_t>(0x60 | out_tc >> 4);
+      out[1] = static_cast<uint8_t>(out_tc << 4 | (out[1] & 0x0f));
+      store_be16(out + 4, static_cast<uint16_t>(total - net::kIpv6HeaderLen));
+    }
+    esp = out + sa.outer_length;
+    next_header = inner.family == IpFamily::kV4 ? kNextHeaderIpv4 : kNextHeaderIpv6;
+  } else {
+    const uint8_t* old = buf.data();
+    uint8_t* ip = buf.prepend(static_cast<uint16_t>(front));
+    std::memmove(ip, old, kept);
+    next_header = ip[inner.proto_offset];
+    ip[inner.proto_offset] = net::kProtoEsp;
+    net::set_ip_payload_length(ip, inner, static_cast<uint16_t>(total - kept));
+    esp = ip + kept;
+  }
+  store_be32(esp, sa.spi);
+  store_be32(esp + 4, static_cast<uint32_t>(seq));
+  uint8_t* iv = esp + kEspHeaderLen;
+  if (sa.cipher == Cipher::kAesCbc) {
+    // The nonce whose encryption becomes the IV: seq || SPI || 0.
+    store_be32(iv, static_cast<uint32_t>(seq >> 32));
+    store_be32(iv + 4, static_cast<uint32_t>(seq));
+    store_be32(iv + 8, sa.spi);
+    store_be32(iv + 12, 0);
+  } else if (sa.iv_length == 8) {
+    store_be32(iv, static_cast<uint32_t>(seq >> 32));
+    store_be32(iv + 4, static_cast<uint32_t>(seq));
+  }
+  uint8_t* trailer = buf.append(static_cast<uint16_t>(back));
+  for (uint16_t i = 0; i < pad; ++i) trailer[i] = static_cast<uint8_t>(i + 1);
+  trailer[pad] = static_cast<uint8_t>(pad);
+  trailer[pad + 1] = next_header;
+
+  op.sa_in = nullptr;
+  op.seq = seq;
+  op.esp_offset = static_cast<uint16_t>(esp - buf.data());
+  op.payload_offset = static_cast<uint16_t>(kEspHeaderLen + sa.iv_length);
+  op.payload_length = static_cast<uint16_t>(payload);
+  op.next_header = next_header;
+  op.data_length = data;
+  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, static_cast<uint16_t>(payload), sa.esn,
+              Direction::kEncrypt);
+  return DropReason::kNone;
+}
+
+DropReason esp_outbound_finish(net::PacketBuffer& /*buf*/, const EspOp& op) {
+  return from_status(op.crypto);
+}
+
+SpiPeek esp_peek_spi(std::span<const uint8_t> pkt, const net::IpPacketInfo& outer) {
+  if (outer.proto != net::kProtoEsp) return {DropReason::kIpUnsupportedProto, 0};
+  if (outer.packet_length > pkt.size() || outer.l4_length() < kEspHeaderLen) {
+    return {DropReason::kEspTruncated, 0};
+  }
+  return {DropReason::kNone, load_be32(pkt.data() + outer.l3_length)};
+}
+
+DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& outer, EspSaIn& sa,
+                               EspOp& op) {
+  op.crypto.sa = nullptr;
+  if (outer.proto != net::kProtoEsp) return DropReason::kIpUnsupportedProto;
+  if (outer.fragment) return DropReason::kIpFragment;  // reassemble first
+  if (outer.packet_length > buf.length() || outer.l3_length > outer.packet_length) {
+    return DropReason::kEspTruncated;
+  }
+  const uint16_t esp_length = outer.l4_length();
+  if (esp_length < kEspHeaderLen) return DropReason::kEspTruncated;
+  uint8_t* esp = buf.data() + outer.l3_length;
+  if (sa.crypto == nullptr || load_be32(esp) != sa.spi) return DropReason::kEspNoSa;
+  const uint32_t overhead = kEspHeaderLen + sa.iv_length + sa.icv_length;
+  if (esp_length < overhead + sa.block) return DropReason::kEspTruncated;
+  const uint16_t payload = static_cast<uint16_t>(esp_length - overhead);
+  if (payload % sa.block != 0) return DropReason::kEspBadLength;
+  if (sa.packets >= sa.lifetime.hard_packets || sa.bytes >= sa.lifetime.hard_bytes) {
+    return DropReason::kEspSaExpired;
+  }
+  const ReplayWindow::Check replay = sa.window.check(load_be32(esp + 4));
+  if (replay.verdict == ReplayWindow::Verdict::kDuplicate) return DropReason::kEspReplay;
+  if (replay.verdict == ReplayWindow::Verdict::kTooOld) return DropReason::kEspReplayTooOld;
+
+  op.sa_in = &sa;
+  op.seq = replay.seq;
+  op.esp_offset = outer.l3_length;
+  op.payload_offset = static_cast<uint16_t>(kEspHeaderLen + sa.iv_length);
+  op.payload_length = payload;
+  op.l3_length = outer.l3_length;
+  op.proto_offset = outer.proto_offset;
+  op.family = outer.family;
+  op.next_header = 0;
+  op.set_ce = false;
+  op.data_length = 0;
+  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, payload, sa.esn, Direction::kDecrypt);
+  op.crypto.check = inbound_check;
+  return DropReason::kNone;
+}
+
+DropReason esp_inbound_finish(net::PacketBuffer& buf, EspOp& op) {
+  if (DropReason r = from_status(op.crypto); r != DropReason::kNone) return r;
+  EspSaIn& sa = *op.sa_in;
+  if (sa.mode == EspMode::kTunnel) {
+    buf.adj(static_cast<uint16_t>(op.esp_offset + op.payload_offset));
+    buf.trim(static_cast<uint16_t>(buf.length() - op.data_length));
+    if (op.set_ce) {
+      uint8_t* ip = buf.data();
+      if ((ip[0] >> 4) == 4) {
+        ip[1] |= 3;
+        net::set_ipv4_header_checksum(ip);
+      } else {
+        ip[1] |= 0x30;
+      }
+    }
+  } else {
+    uint8_t* ip = buf.data();
+    std::memmove(ip + op.payload_offset, ip, op.l3_length);
+    buf.adj(op.payload_offset);
+    buf.trim(static_cast<uint16_t>(buf.length() - op.l3_length - op.data_length));
+    ip = buf.data();
+    ip[op.proto_offset] = op.next_header;
+    net::IpPacketInfo info;
+    info.family = op.family;
+    info.l3_length = op.l3_length;
+    net::set_ip_payload_length(ip, info, op.data_length);
+  }
+  count(sa.packets, sa.bytes, sa.soft_expired, sa.lifetime, op.data_length);
+  op.crypto.status = OpStatus::kSkipped;  // finished: a second call cannot strip twice
+  return DropReason::kNone;
+}
+
+void esp_process(crypto::CryptoEngine& engine, std::span<EspOp> ops) {
+  constexpr size_t kChunk = 64;
+  crypto::CryptoOp* ptrs[kChunk];
+  for (size_t done = 0; done < ops.size();) {
+    size_t n = std::min(kChunk, ops.size() - done);
+    for (size_t i = 0; i < n; ++i) ptrs[i] = &ops[done + i].crypto;
+    engine.process(std::span<crypto::CryptoOp* const>(ptrs, n));
+    done += n;
+  }
+}
+
+}  // namespace tcpsec::esp

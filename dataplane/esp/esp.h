@@ -1,0 +1,114 @@
+// ESP (RFC 4303) framing around the crypto engine: pure functions over a
+// PacketBuffer that starts at the IP header, no mbufs, no allocation.
+//
+// A burst goes through three phases:
+//
+//   for each packet:  r[i] = esp_outbound_prepare(buf[i], inner[i], sa, ops[i]);
+//   esp_process(engine, ops);          // one engine pass for the whole burst
+//   for each packet with r[i] == kNone:  r[i] = esp_outbound_finish(buf[i], ops[i]);
+//
+// and the same with esp_inbound_prepare / esp_inbound_finish. A packet whose
+// prepare failed keeps an op with no SA, which the engine skips, so the burst
+// array needs no compaction. Every refusal names a DropReason.
+//
+// Outbound, tunnel mode: the inner IPv4 or IPv6 packet gets an outer IPv4 or
+// IPv6 header from the SA's template (DSCP copied or fixed, ECN copied per
+// RFC 6040, DF per DfMode, IPv4 ID = low 16 bits of the sequence number),
+// the ESP header, the IV, the trailer (padding 1, 2, 3, ... to the cipher
+// block and 4 bytes, pad length, next header 4 or 41) and room for the ICV.
+// Transport mode: the ESP header and IV go after the IP header and its IPv6
+// extension headers, the protocol byte becomes 50 (its old value is the next
+// header) and the lengths (and IPv4 checksum) are fixed.
+//
+// IVs: AES-GCM and ChaCha20-Poly1305 send the 64-bit sequence number, unique
+// per key (RFC 4106 3.1, RFC 7634 2). AES-CBC needs an unpredictable IV
+// (RFC 3602 2.4); it is E_K(seq || SPI || 0), the SA's own key encrypting a
+// unique nonce (NIST SP 800-38A Appendix C), done by the same CBC pass: the
+// nonce is placed in the IV field and encrypted with a zero IV, so its
+// ciphertext block is the IV of the payload that follows. Deterministic (so
+// testable byte for byte), unpredictable without the key, no RNG, no syscall.
+//
+// Inbound: the replay window is checked before crypto (which also infers the
+// ESN high bits), the ICV verified, and only then - inside the engine, right
+// after decryption - padding, pad length and next header are checked, the
+// tunnel's inner packet parsed, and the window advanced. Any refusal leaves
+// the buffer exactly as it was (the engine restores refused ciphertext).
+// Finish strips: tunnel mode leaves the inner packet; transport mode restores
+// the protocol byte and lengths. Dummy packets (next header 59) are dropped.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "dataplane/crypto/crypto_engine.h"
+#include "dataplane/esp/esp_sa.h"
+#include "dataplane/net/ip_packet.h"
+#include "dataplane/net/packet_buffer.h"
+#include "dataplane/stats/drop_reason.h"
+
+namespace tcpsec::esp {
+
+inline constexpr uint16_t kEspHeaderLen = 8;  // SPI, sequence number
+inline constexpr uint8_t kNextHeaderIpv4 = 4;
+inline constexpr uint8_t kNextHeaderIpv6 = 41;
+inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet (RFC 4303 2.6)
+
+// Bytes ESP adds to a packet of `length` bytes (IP packet in tunnel mode,
+// L4 in transport mode), outer header included: for MTU decisions.
+uint16_t esp_overhead(const EspSaOut& sa, uint16_t length);
+
+// Per-packet state from prepare to finish: the engine's op and what ESP
+// needs to finish. Lives in a per-lcore burst array.
+struct EspOp {
+  crypto::CryptoOp crypto;
+  EspSaIn* sa_in = nullptr;     // inbound
+  uint64_t seq = 0;             // the full sequence number
+  uint16_t esp_offset = 0;      // ESP header, from the start of the packet
+  uint16_t payload_offset = 0;  // payload, from the ESP header (8 + IV)
+  uint16_t payload_length = 0;  // encrypted: data, padding, pad length, next header
+  uint16_t l3_length = 0;       // inbound: the outer IP header (+ extension headers)
+  uint16_t proto_offset = 0;    // inbound transport: the byte that says 50
+  net::IpFamily family = net::IpFamily::kNone;  // inbound: outer family
+  // Set when the decrypted payload is accepted:
+  uint8_t next_header = 0;
+  bool set_ce = false;       // tunnel: copy the outer CE mark in (RFC 6040)
+  uint16_t data_length = 0;  // inner packet (tunnel) or L4 bytes (transport)
+};
+
+// ---- outbound
+
+// Encapsulates the IP packet in `buf` (parsed as `inner`) for `sa` and fills
+// `op` (engine to run next). Consumes a sequence number. On failure `buf`,
+// `sa` are unchanged and `op` is skipped by the engine.
+DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
+                                EspSaOut& sa, EspOp& op);
+
+// After the engine: kNone, or why the packet cannot be sent.
+DropReason esp_outbound_finish(net::PacketBuffer& buf, const EspOp& op);
+
+// ---- inbound
+
+struct SpiPeek {
+  DropReason drop = DropReason::kNone;
+  uint32_t spi = 0;
+};
+
+// The SPI of the ESP packet in `pkt` (parsed as `outer`), to find its SA.
+SpiPeek esp_peek_spi(std::span<const uint8_t> pkt, const net::IpPacketInfo& outer);
+
+// Checks the ESP packet in `buf` (parsed as `outer`) against `sa` - SPI,
+// lengths, lifetime, replay window - and fills `op`. Changes nothing.
+DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& outer, EspSaIn& sa,
+                               EspOp& op);
+
+// After the engine: strips ESP (tunnel: the inner packet is left; transport:
+// the IP header gets its protocol and lengths back) and counts the packet on
+// its SA. On failure `buf` is unchanged.
+DropReason esp_inbound_finish(net::PacketBuffer& buf, EspOp& op);
+
+// ---- both
+
+// Runs the engine over a burst of prepared ops.
+void esp_process(crypto::CryptoEngine& engine, std::span<EspOp> ops);
+
+}  // namespace tcpsec::esp

@@ -1,0 +1,327 @@
+// Helpers shared by the ESP tests: buffers with head- and tailroom, inner
+// packets, SA pairs, and an independent ESP implementation over OpenSSL
+// (seal and open) to check the engine's packets against.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dataplane/crypto/crypto_engine.h"
+#include "dataplane/esp/esp.h"
+#include "dataplane/net/ip_packet.h"
+#include "tests/dataplane/crypto/openssl_reference.h"
+
+namespace tcpsec::esp::test {
+
+using crypto::test::Bytes;
+
+inline crypto::CryptoEngine& engine() {
+  static crypto::CryptoEngine* e = [] {
+    auto made = crypto::CryptoEngine::create();
+    EXPECT_TRUE(made.has_value()) << (made ? "" : made.error());
+    return new crypto::CryptoEngine(std::move(*made));
+  }();
+  return *e;
+}
+
+// Compares two byte strings and names the first differing offset.
+inline ::testing::AssertionResult SameBytes(std::span<const uint8_t> got,
+                                            std::span<const uint8_t> want) {
+  if (got.size() == want.size() && std::equal(got.begin(), got.end(), want.begin())) {
+    return ::testing::AssertionSuccess();
+  }
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  auto r = ::testing::AssertionFailure();
+  r << "lengths " << got.size() << " vs expected " << want.size() << "; first difference at " << i;
+  if (i < got.size() && i < want.size()) {
+    r << ": got 0x" << std::hex << int{got[i]} << ", expected 0x" << int{want[i]};
+  }
+  return r;
+}
+
+// A packet in a buffer with head- and tailroom, as in an mbuf.
+class Frame {
+ public:
+  [[gnu::noinline]] explicit Frame(std::span<const uint8_t> pkt, uint16_t headroom = 128,
+                                   uint16_t tailroom = 128)
+      : storage_(headroom + pkt.size() + tailroom, 0xee),
+        buf_(storage_, headroom, static_cast<uint16_t>(pkt.size())) {
+    std::copy(pkt.begin(), pkt.end(), storage_.begin() + headroom);
+  }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+
+  net::PacketBuffer& buf() { return buf_; }
+  std::span<const uint8_t> bytes() const { return buf_.bytes(); }
+  Bytes copy() const { return Bytes(bytes().begin(), bytes().end()); }
+  struct Snapshot {
+    Bytes storage;
+    uint16_t offset;
+    uint16_t length;
+    bool operator==(const Snapshot&) const = default;
+  };
+  Snapshot snapshot() const { return {storage_, buf_.data_offset(), buf_.length()}; }
+
+ private:
+  Bytes storage_;
+  net::PacketBuffer buf_;
+};
+
+inline net::IpPacketInfo parse(std::span<const uint8_t> pkt) {
+  net::IpPacketInfo info;
+  EXPECT_EQ(net::parse_ip_packet(pkt, info), DropReason::kNone);
+  return info;
+}
+
+enum class Fam { kV4, kV6 };
+inline const char* fam_name(Fam f) {
+  return f == Fam::kV4 ? "v4" : "v6";
+}
+
+// An IP packet carrying UDP with `payload` bytes (a pattern), `total` bytes
+// in all when given; tos/traffic class, DF and IPv6 hop-by-hop as asked.
+struct InnerSpec {
+  Fam family = Fam::kV4;
+  uint16_t payload = 64;
+  uint8_t tos = 0;
+  bool df = true;
+  bool hop_by_hop = false;  // IPv6: an 8-byte hop-by-hop header first
+  uint8_t seed = 0;
+};
+
+inline Bytes make_inner(const InnerSpec& s) {
+  Bytes p;
+  const uint16_t udp_len = static_cast<uint16_t>(8 + s.payload);
+  if (s.family == Fam::kV4) {
+    p.resize(20);
+    p[0] = 0x45;
+    p[1] = s.tos;
+    net::store_be16(&p[2], static_cast<uint16_t>(20 + udp_len));
+    net::store_be16(&p[4], static_cast<uint16_t>(0x1234 + s.seed));
+    p[6] = s.df ? 0x40 : 0;
+    p[8] = 63;
+    p[9] = net::kProtoUdp;
+    const uint8_t addrs[8] = {10, 1, 0, 5, 10, 2, 0, 9};
+    std::copy(addrs, addrs + 8, p.begin() + 12);
+    net::set_ipv4_header_checksum(p.data());
+  } else {
+    p.resize(40);
+    net::store_be32(&p[0], 0x60000000u | uint32_t{s.tos} << 20 | 0xbeef);
+    const uint16_t ext = s.hop_by_hop ? 8 : 0;
+    net::store_be16(&p[4], static_cast<uint16_t>(udp_len + ext));
+    p[6] = s.hop_by_hop ? 0 : net::kProtoUdp;
+    p[7] = 63;
+    const uint8_t src[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+    const uint8_t dst[16] = {0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+    std::copy(src, src + 16, p.begin() + 8);
+    std::copy(dst, dst + 16, p.begin() + 24);
+    if (s.hop_by_hop) {
+      const uint8_t hbh[8] = {net::kProtoUdp, 0, 1, 4, 0, 0, 0, 0};  // PadN
+      p.insert(p.end(), hbh, hbh + 8);
+    }
+  }
+  uint8_t udp[8];
+  net::store_be16(udp, 4000);
+  net::store_be16(udp + 2, 5000);
+  net::store_be16(udp + 4, udp_len);
+  net::store_be16(udp + 6, 0);
+  p.insert(p.end(), udp, udp + 8);
+  for (uint16_t i = 0; i < s.payload; ++i) p.push_back(static_cast<uint8_t>(i * 13 + s.seed));
+  return p;
+}
+
+inline net::IpAddress addr(Fam f, int host) {
+  if (f == Fam::kV4) return net::IpAddress::v4(0xc0000200u + static_cast<uint32_t>(host));
+  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                   0,    0,    0,    0,    0, 0, 0, static_cast<uint8_t>(host)};
+  return net::IpAddress::v6(b);
+}
+
+// Keys and the two ends of one SA.
+struct SaPair {
+  crypto::Algorithm alg;
+  Bytes cipher_key;
+  Bytes auth_key;
+  std::unique_ptr<crypto::SaCrypto> keys_out = std::make_unique<crypto::SaCrypto>();
+  std::unique_ptr<crypto::SaCrypto> keys_in = std::make_unique<crypto::SaCrypto>();
+  std::unique_ptr<EspSaOut> out = std::make_unique<EspSaOut>();
+  std::unique_ptr<EspSaIn> in = std::make_unique<EspSaIn>();
+
+  const crypto::AlgorithmProperties& p() const { return crypto::properties(alg); }
+};
+
+struct SaSpec {
+  crypto::Algorithm alg = crypto::Algorithm::kAesGcm128;
+  EspMode mode = EspMode::kTunnel;
+  Fam outer = Fam::kV4;
+  bool esn = false;
+  uint32_t spi = 0x1000abcd;
+  uint64_t last_seq = 0;
+  uint32_t window = 128;
+  uint64_t seed = 1;
+};
+
+inline std::unique_ptr<SaPair> make_sa(const SaSpec& s) {
+  auto sa = std::make_unique<SaPair>();
+  sa->alg = s.alg;
+  std::mt19937_64 rng(s.seed);
+  const auto& p = crypto::properties(s.alg);
+  sa->cipher_key = crypto::test::random_bytes(rng, size_t{p.key_length} + p.salt_length);
+  sa->auth_key = crypto::test::random_bytes(rng, p.auth_key_length);
+  EXPECT_TRUE(sa->keys_out->install(s.alg, sa->cipher_key, sa->auth_key).is_ok());
+  EXPECT_TRUE(sa->keys_in->install(s.alg, sa->cipher_key, sa->auth_key).is_ok());
+  EspSaOutConfig oc;
+  oc.spi = s.spi;
+  oc.mode = s.mode;
+  oc.esn = s.esn;
+  oc.tunnel_source = addr(s.outer, 1);
+  oc.tunnel_destination = addr(s.outer, 2);
+  oc.last_seq = s.last_seq;
+  Status st = sa->out->init(oc, *sa->keys_out);
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EspSaInConfig ic;
+  ic.spi = s.spi;
+  ic.mode = s.mode;
+  ic.esn = s.esn;
+  ic.replay_window = s.window;
+  st = sa->in->init(ic, *sa->keys_in);
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  // Put the receiver where the sender is (as if it had seen the earlier packets).
+  if (s.last_seq != 0) sa->in->window.update(s.last_seq);
+  return sa;
+}
+
+// ---------------------------------------------------------------------------
+// The independent implementation (OpenSSL): ESP packet = SPI, seq, IV,
+// ciphertext of (data, padding, pad length, next header), ICV.
+
+struct Plain {
+  Bytes data;
+  Bytes padding;
+  uint8_t pad_length = 0;
+  uint8_t next_header = 0;
+  Bytes iv;
+};
+
+inline Bytes be32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+}
+
+// Seals `plain` (trailer exactly as given: tests may make it wrong).
+inline Bytes reference_seal(const SaPair& sa, uint32_t spi, uint64_t seq, bool esn,
+                            const Plain& plain) {
+  const auto& p = sa.p();
+  Bytes header = crypto::test::concat(be32(spi), be32(static_cast<uint32_t>(seq)));
+  Bytes pt = plain.data;
+  pt.insert(pt.end(), plain.padding.begin(), plain.padding.end());
+  pt.push_back(plain.pad_length);
+  pt.push_back(plain.next_header);
+  Bytes key(sa.cipher_key.begin(), sa.cipher_key.begin() + p.key_length);
+  Bytes out = header;
+  out.insert(out.end(), plain.iv.begin(), plain.iv.end());
+  if (p.aead()) {
+    Bytes aad = be32(spi);
+    if (esn) aad = crypto::test::concat(aad, be32(static_cast<uint32_t>(seq >> 32)));
+    aad = crypto::test::concat(aad, be32(static_cast<uint32_t>(seq)));
+    Bytes nonce =
+        crypto::test::concat(Bytes(sa.cipher_key.end() - 4, sa.cipher_key.end()), plain.iv);
+    Bytes sealed = crypto::test::ossl_aead_seal(sa.alg, key, nonce, aad, pt);
+    out.insert(out.end(), sealed.begin(), sealed.end());
+    return out;
+  }
+  Bytes ct = p.cipher == crypto::Cipher::kAesCbc
+                 ? crypto::test::ossl_cbc(sa.alg, key, plain.iv, pt, true)
+                 : pt;
+  out.insert(out.end(), ct.begin(), ct.end());
+  Bytes mac_input = out;
+  if (esn) mac_input = crypto::test::concat(mac_input, be32(static_cast<uint32_t>(seq >> 32)));
+  Bytes icv = crypto::test::ossl_icv(sa.alg, sa.auth_key, mac_input);
+  out.insert(out.end(), icv.begin(), icv.end());
+  return out;
+}
+
+// Opens an ESP packet; nullopt when the ICV does not verify.
+inline std::optional<Plain> reference_open(const SaPair& sa, std::span<const uint8_t> esp,
+                                           uint32_t seq_hi, bool esn) {
+  const auto& p = sa.p();
+  if (esp.size() < 8u + p.iv_length + p.icv_length + 2) return std::nullopt;
+  Bytes key(sa.cipher_key.begin(), sa.cipher_key.begin() + p.key_length);
+  Plain r;
+  r.iv.assign(esp.begin() + 8, esp.begin() + 8 + p.iv_length);
+  std::span<const uint8_t> body = esp.subspan(8 + p.iv_length);
+  Bytes pt;
+  if (p.aead()) {
+    Bytes aad(esp.begin(), esp.begin() + 4);
+    if (esn) aad = crypto::test::concat(aad, be32(seq_hi));
+    aad.insert(aad.end(), esp.begin() + 4, esp.begin() + 8);
+    Bytes nonce = crypto::test::concat(Bytes(sa.cipher_key.end() - 4, sa.cipher_key.end()), r.iv);
+    auto opened = crypto::test::ossl_aead_open(sa.alg, key, nonce, aad, body);
+    if (!opened) return std::nullopt;
+    pt = *opened;
+  } else {
+    size_t n = esp.size() - p.icv_length;
+    Bytes mac_input(esp.begin(), esp.begin() + static_cast<ptrdiff_t>(n));
+    if (esn) mac_input = crypto::test::concat(mac_input, be32(seq_hi));
+    Bytes icv = crypto::test::ossl_icv(sa.alg, sa.auth_key, mac_input);
+    if (!std::equal(icv.begin(), icv.end(), esp.begin() + static_cast<ptrdiff_t>(n))) {
+      return std::nullopt;
+    }
+    std::span<const uint8_t> ct = body.first(body.size() - p.icv_length);
+    pt = p.cipher == crypto::Cipher::kAesCbc ? crypto::test::ossl_cbc(sa.alg, key, r.iv, ct, false)
+                                             : Bytes(ct.begin(), ct.end());
+  }
+  r.next_header = pt.back();
+  r.pad_length = pt[pt.size() - 2];
+  if (r.pad_length + 2u > pt.size()) return r;  // caller sees the bad trailer
+  r.padding.assign(pt.end() - 2 - r.pad_length, pt.end() - 2);
+  r.data.assign(pt.begin(), pt.end() - 2 - r.pad_length);
+  return r;
+}
+
+// The RFC 4303 default padding for `data` bytes with this algorithm.
+inline Bytes default_padding(const crypto::AlgorithmProperties& p, size_t data) {
+  size_t pad = (p.block - (data + 2) % p.block) % p.block;
+  Bytes b(pad);
+  for (size_t i = 0; i < pad; ++i) b[i] = static_cast<uint8_t>(i + 1);
+  return b;
+}
+
+// An outer header (tunnel, or the transport packet's own) around `esp`.
+inline Bytes wrap_outer(Fam f, std::span<const uint8_t> esp, uint8_t tos = 0) {
+  const net::IpAddress src = addr(f, 2), dst = addr(f, 1);  // the peer sends
+  Bytes p;
+  if (f == Fam::kV4) {
+    p.resize(20);
+    p[0] = 0x45;
+    p[1] = tos;
+    net::store_be16(&p[2], static_cast<uint16_t>(20 + esp.size()));
+    p[6] = 0x40;
+    p[8] = 64;
+    p[9] = net::kProtoEsp;
+    std::copy(src.bytes.begin(), src.bytes.begin() + 4, p.begin() + 12);
+    std::copy(dst.bytes.begin(), dst.bytes.begin() + 4, p.begin() + 16);
+    net::set_ipv4_header_checksum(p.data());
+  } else {
+    p.resize(40);
+    net::store_be32(&p[0], 0x60000000u | uint32_t{tos} << 20);
+    net::store_be16(&p[4], static_cast<uint16_t>(esp.size()));
+    p[6] = net::kProtoEsp;
+    p[7] = 64;
+    std::copy(src.bytes.begin(), src.bytes.end(), p.begin() + 8);
+    std::copy(dst.bytes.begin(), dst.bytes.end(), p.begin() + 24);
+  }
+  p.insert(p.end(), esp.begin(), esp.end());
+  return p;
+}
+
+}  // namespace tcpsec::esp::test
