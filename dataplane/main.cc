@@ -238,6 +238,10 @@ int main(int argc, char** argv) {
     wopts[i].run_timers = i == 0;
     wopts[i].plain_forward = config.workers().plain_forward();
     workers.push_back(std::make_unique<tcpsec::pipeline::Worker>(gw, wopts[i]));
+    if (auto s = workers.back()->init(); !s) {
+      std::fprintf(stderr, "tcpsec-dataplane: %s\n", s.message().c_str());
+      return 1;
+    }
   }
 
   std::signal(SIGINT, on_signal);

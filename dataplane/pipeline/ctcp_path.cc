@@ -181,9 +181,19 @@ void Worker::ctcp_data(ConnId id, Connection& c, rte_mbuf* m, const ctcp::TcpSeg
     learn_ike(id, c, m);
   } else {
     counters_.add(Counter::kCtcpDecapEsp);
+    IpsecState* ips = gw_.ipsec();
+    if (ips) {
+      auto inner = net::mbuf_view(m);
+      net::IpPacketInfo info;
+      if (net::parse_ip_packet(inner.bytes(), info, false) == DropReason::kNone &&
+          ips->inbound_index(net::load_be32(inner.data() + info.l3_length),
+                             net::ip_destination(inner.bytes(), info)) != sad::kNoSa) {
+        return esp_input(m, info);
+      }
+    }
   }
-  // Without an SA engine (manual keys or IKE control plane), both IKE and
-  // ESP go to the host behind the LOCAL port.
+  // IKE, and ESP of SAs this dataplane does not hold (relay mode), go to
+  // the host behind the LOCAL port.
   punt_to_local(m);
 }
 
@@ -301,8 +311,8 @@ void Worker::local_input(rte_mbuf* m) {
   ctcp_output(id, table.at(id), m);
 }
 
-ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer,
-                         uint64_t ike_spi) {
+ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi,
+                         uint32_t esp_spi) {
   const TcpPeer* p = gw_.tcp_peer(peer);
   if (!p) return kNoConn;
   auto& table = gw_.connections();
@@ -319,10 +329,13 @@ ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer
   auto added = table.add(key, ConnState::kSynSent, route.port, true);
   if (!added) return kNoConn;
   ConnId id = *added;
-  if (!table.add_ike(id, {ike_spi, 0})) {
-    // Another worker opened a connection for this IKE SA first.
+  bool mapped =
+      esp_spi != 0 ? table.add_esp(id, esp_spi).is_ok() : table.add_ike(id, {ike_spi, 0}).is_ok();
+  if (!mapped) {
+    // Another worker opened a connection for this SA first.
     table.remove(id);
-    return table.lookup_ike(local, peer, ike_spi);
+    return esp_spi != 0 ? table.lookup_esp(local, peer, esp_spi)
+                        : table.lookup_ike(local, peer, ike_spi);
   }
   Connection& c = table.at(id);
   uint64_t now = rte_rdtsc();

@@ -1,7 +1,9 @@
 #include "dataplane/pipeline/gateway.h"
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <utility>
 
@@ -140,6 +142,17 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
   auto table = ctcp::ConnectionTable::create(opts);
   if (!table) return Status::error("connection table: " + table.error());
   g->connections_ = std::move(*table);
+  if (config.sas_size() > 0 || config.policies_size() > 0) {
+    auto ipsec = IpsecState::create(config, readers);
+    if (!ipsec) return ipsec.status();
+    g->ipsec_ = std::move(*ipsec);
+  }
+  for (unsigned w = 0; w < readers; ++w) {
+    std::string name = "handoff" + std::to_string(w);
+    rte_ring* r = rte_ring_create(name.c_str(), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (!r) return Status::error("handoff ring " + name + ": " + rte_strerror(rte_errno));
+    g->handoff_.push_back(r);
+  }
   for (int i = 0; i < pt.connections_size(); ++i) {
     if (auto s = g->install_connection(pt.connections(i)); !s) {
       return Status::error("pseudo_tcp.connections[" + std::to_string(i) + "]: " + s.message());
@@ -179,6 +192,14 @@ Status Gateway::install_connection(const v1::PseudoTcpConnection& entry) {
   }
   note_established(key, *added);
   return Status::ok();
+}
+
+Gateway::~Gateway() {
+  for (rte_ring* r : handoff_) {
+    void* m;
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(r);
+  }
 }
 
 const Interface* Gateway::interface(uint16_t port_id) const {

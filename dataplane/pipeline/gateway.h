@@ -20,9 +20,11 @@
 #include "dataplane/net/ip_address.h"
 #include "dataplane/net/neighbor_table.h"
 #include "dataplane/net/route_table.h"
+#include "dataplane/pipeline/ipsec_state.h"
 #include "tcpsec/v1/config.pb.h"
 
 struct rte_mbuf;
+struct rte_ring;
 
 namespace tcpsec::pipeline {
 
@@ -116,6 +118,13 @@ class Gateway {
 
   std::atomic<bool>& stop() { return stop_; }
 
+  // SAs and policies; nullptr when none are configured (relay mode).
+  IpsecState* ipsec() { return ipsec_.get(); }
+  // Worker i's ring of packets handed over by other workers (their SA is
+  // owned by worker i).
+  rte_ring* handoff_ring(unsigned worker) { return handoff_[worker]; }
+  ~Gateway();
+
   // The newest established connection per (local, peer) address pair. With
   // no control plane pushing SPIs (relay mode), an outbound ESP SPI seen for
   // the first time is mapped to this connection. Slow path.
@@ -147,6 +156,8 @@ class Gateway {
   uint64_t tsc_hz_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> local_host_mac_{0};
+  std::unique_ptr<IpsecState> ipsec_;
+  std::vector<rte_ring*> handoff_;
   std::mutex latest_mu_;
   std::map<std::pair<net::IpAddress, net::IpAddress>, ctcp::ConnId> latest_;
 };

@@ -16,16 +16,31 @@ namespace tcpsec::pipeline {
 
 Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std::move(options)) {
   if (opt_.burst == 0 || opt_.burst > kMaxBurst) opt_.burst = 32;
+  if (gw_.ipsec()) {
+    esp_in_ = std::make_unique<EspInBatch>();
+    esp_out_ = std::make_unique<EspOutBatch>();
+  }
+}
+
+Status Worker::init() {
+  if (!gw_.ipsec()) return Status::ok();
+  auto engine = crypto::CryptoEngine::create();
+  if (!engine) return Status::error("worker " + std::to_string(opt_.index) + ": " + engine.error());
+  engine_.emplace(std::move(*engine));
+  return Status::ok();
 }
 
 void Worker::run() {
   auto& table = gw_.connections();
   if (auto s = table.register_reader(opt_.index); !s) return;
+  IpsecState* ips = gw_.ipsec();
+  if (ips && !ips->register_reader(opt_.index)) return;
   uint64_t tick = gw_.tsc_hz() / 100;  // timers every 10 ms
   while (!gw_.stop().load(std::memory_order_relaxed)) {
     unsigned n = poll_once();
     if (pending_count_ != 0) retry_unresolved(rte_rdtsc());
     table.quiescent(opt_.index);
+    if (ips) ips->quiescent(opt_.index);
     if (opt_.run_timers) {
       uint64_t now = rte_rdtsc();
       if (now >= next_timer_tsc_) {
@@ -41,6 +56,7 @@ void Worker::run() {
     drop(pending_[i].m, DropReason::kNeighborUnresolved);
   pending_count_ = 0;
   table.unregister_reader(opt_.index);
+  if (ips) ips->unregister_reader(opt_.index);
 }
 
 unsigned Worker::poll_once() {
@@ -61,6 +77,7 @@ unsigned Worker::poll_once() {
     }
     return total;
   }
+  if (esp_in_) drain_handoff();
   for (const RxQueue& q : opt_.rx) {
     uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, opt_.burst);
     if (n == 0) continue;
@@ -71,6 +88,10 @@ unsigned Worker::poll_once() {
       handle_frame(*in, pkts[i]);
     }
     total += n;
+  }
+  if (esp_in_) {
+    esp_in_flush();
+    esp_out_flush();
   }
   flush();
   return total;
@@ -132,12 +153,15 @@ void Worker::handle_ipv4(const Interface& in, rte_mbuf* m) {
   if (m->data_len > info.packet_length) rte_pktmbuf_trim(m, m->data_len - info.packet_length);
   if (in.role == PortRole::kLocal) return local_input(m);
   const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
-  if (!owner) return drop(m, DropReason::kIpNotForUs);
+  if (!owner) {
+    if (in.role == PortRole::kProtected) return protected_input(m, info);
+    return drop(m, DropReason::kIpNotForUs);
+  }
   if (info.proto == net::kProtoIcmp) {
-    if (!handle_icmp_to_us(in, m, info)) return;
+    handle_icmp_to_us(in, m, info);
     return;
   }
-  if (info.proto == net::kProtoTcp && in.role == PortRole::kPublic) return ctcp_input(in, m);
+  if (in.role == PortRole::kPublic) return public_input(in, m, info);
   drop(m, DropReason::kIpUnsupportedProto);
 }
 
@@ -183,13 +207,31 @@ void Worker::handle_ipv6(const Interface& in, rte_mbuf* m) {
     return local_input(m);
   }
   const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
-  if (!owner) return drop(m, DropReason::kIpNotForUs);
+  if (!owner) {
+    if (in.role == PortRole::kProtected) return protected_input(m, info);
+    return drop(m, DropReason::kIpNotForUs);
+  }
   if (info.proto == net::kProtoIcmpv6) {
     handle_icmp_to_us(in, m, info);
     return;
   }
-  if (info.proto == net::kProtoTcp && in.role == PortRole::kPublic) return ctcp_input(in, m);
+  if (in.role == PortRole::kPublic) return public_input(in, m, info);
   drop(m, DropReason::kIpUnsupportedProto);
+}
+
+// A packet for one of our public addresses: pseudo-TCP, ESP or NAT-T/IKE.
+void Worker::public_input(const Interface& in, rte_mbuf* m, net::IpPacketInfo& info) {
+  switch (info.proto) {
+    case net::kProtoTcp:
+      return ctcp_input(in, m);
+    case net::kProtoEsp:
+      if (gw_.ipsec()) return esp_input(m, info);
+      return punt_to_local(m);  // relay mode: the host's ESP
+    case net::kProtoUdp:
+      return public_udp_input(m, info);
+    default:
+      return drop(m, DropReason::kIpUnsupportedProto);
+  }
 }
 
 bool Worker::handle_icmp_to_us(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info) {

@@ -10,9 +10,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
+#include "dataplane/crypto/crypto_engine.h"
 #include "dataplane/ctcp/framing.h"
+#include "dataplane/esp/esp.h"
 #include "dataplane/pipeline/gateway.h"
 #include "dataplane/stats/counters.h"
 #include "dataplane/stats/drop_reason.h"
@@ -41,6 +45,8 @@ class Worker {
   static constexpr uint16_t kMaxPorts = 16;
 
   Worker(Gateway& gateway, WorkerOptions options);
+  // Slow-path setup that can fail (the crypto engine): call before run().
+  Status init();
   // Polls until the gateway's stop flag is set. Registers with RCU itself.
   void run();
   // One poll round over every RX queue; returns packets received. Public for tests.
@@ -57,6 +63,7 @@ class Worker {
   void handle_arp(const Interface& in, rte_mbuf* m);
   void handle_ipv4(const Interface& in, rte_mbuf* m);
   void handle_ipv6(const Interface& in, rte_mbuf* m);
+  void public_input(const Interface& in, rte_mbuf* m, net::IpPacketInfo& info);
   bool handle_icmp_to_us(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info);
 
   // Pseudo-TCP receive side (public port, segment addressed to us).
@@ -71,7 +78,24 @@ class Worker {
   // Pseudo-TCP send side (IKE/ESP from the local port towards a peer).
   void local_input(rte_mbuf* m);
   void ctcp_output(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m);
-  ctcp::ConnId ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi);
+  // Opens a connection to a configured TCP peer for an IKE SA (ike_spi) or
+  // an outbound ESP SA (esp_spi); the first packet waits for the handshake.
+  ctcp::ConnId ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi,
+                         uint32_t esp_spi = 0);
+
+  // IPsec (esp_path.cc): packets are classified one by one, collected per
+  // direction, and run through the crypto engine once per burst.
+  void protected_input(rte_mbuf* m, const net::IpPacketInfo& info);
+  void public_udp_input(rte_mbuf* m, net::IpPacketInfo& info);
+  void esp_input(rte_mbuf* m, const net::IpPacketInfo& outer);
+  void esp_in_add(rte_mbuf* m, uint32_t sa_index);
+  void esp_out_add(rte_mbuf* m, OutboundSa* sa);
+  void esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info);
+  void esp_in_flush();
+  void esp_out_flush();
+  void esp_sent(rte_mbuf* m, OutboundSa& sa);
+  void handoff(unsigned owner, rte_mbuf* m, uint32_t key, bool inbound);
+  void drain_handoff();
 
   // Output helpers.
   void send_control(const ctcp::ControlSegment& s);
@@ -105,6 +129,26 @@ class Worker {
   uint16_t pending_count_ = 0;
   uint64_t last_retry_tsc_ = 0;
   void retry_unresolved(uint64_t now);
+
+  // Per-burst ESP batches (parallel arrays: packet, SA, engine op).
+  static constexpr uint16_t kEspBatch = 64;
+  struct EspInBatch {
+    uint16_t n = 0;
+    std::array<rte_mbuf*, kEspBatch> m;
+    std::array<uint32_t, kEspBatch> sa;
+    std::array<DropReason, kEspBatch> result;
+    std::array<esp::EspOp, kEspBatch> op;
+  };
+  struct EspOutBatch {
+    uint16_t n = 0;
+    std::array<rte_mbuf*, kEspBatch> m;
+    std::array<OutboundSa*, kEspBatch> sa;
+    std::array<DropReason, kEspBatch> result;
+    std::array<esp::EspOp, kEspBatch> op;
+  };
+  std::unique_ptr<EspInBatch> esp_in_;
+  std::unique_ptr<EspOutBatch> esp_out_;
+  std::optional<crypto::CryptoEngine> engine_;
 };
 
 }  // namespace tcpsec::pipeline

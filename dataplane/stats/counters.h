@@ -37,7 +37,12 @@ namespace tcpsec {
   X(kNdAdvertisements, "nd_advertisements")                   \
   X(kNdSolicitations, "nd_solicitations")                     \
   X(kEchoReplies, "echo_replies")                             \
-  X(kPuntedToLocal, "punted_to_local")
+  X(kPuntedToLocal, "punted_to_local")                        \
+  X(kEspEncrypted, "esp_encrypted")                           \
+  X(kEspDecrypted, "esp_decrypted")                           \
+  X(kSpdBypass, "spd_bypass")                                 \
+  X(kEspHandedOff, "esp_handed_off")                          \
+  X(kNatKeepalives, "nat_keepalives")
 
 enum class Counter : uint8_t {
 #define TCPSEC_COUNTER_ENUM(e, n) e,

@@ -69,6 +69,12 @@ namespace tcpsec {
   X(kMultiSegment, "multi_segment")                                                \
   X(kTxFull, "tx_full")                                                            \
   X(kNoMbuf, "no_mbuf")                                                            \
+  /* IPsec path */                                                                 \
+  X(kSpdDiscard, "spd_discard")                                                    \
+  X(kSpdNoPolicy, "spd_no_policy")                                                 \
+  X(kNatKeepalive, "nat_keepalive")                                                \
+  X(kUdpEncapBad, "udp_encap_bad")                                                 \
+  X(kHandoffFull, "handoff_full")                                                  \
   /* ESP (RFC 4303): dataplane/esp */                                              \
   X(kEspTruncated, "esp_truncated")                                                \
   X(kEspBadLength, "esp_bad_length")                                               \

@@ -1,0 +1,338 @@
+// The IPsec paths of a worker: protected traffic classified by the SPD and
+// encrypted for its SA (then sent as plain ESP, UDP-encapsulated ESP or
+// pseudo-TCP), and ESP from peers (plain, UDP 4500 or out of a pseudo-TCP
+// connection) decrypted, checked against its SA's selector and forwarded.
+//
+// Both directions run in three phases per burst: packets are classified
+// and queued as they arrive, then each queue is prepared, handed to the
+// crypto engine in one call, and finished.
+#include <rte_cycles.h>
+#include <rte_ip_frag.h>
+#include <rte_ring.h>
+
+#include "dataplane/net/icmp.h"
+#include "dataplane/net/mbuf_view.h"
+#include "dataplane/net/udp_encap.h"
+#include "dataplane/pipeline/worker.h"
+
+namespace tcpsec::pipeline {
+
+namespace {
+
+// Transport ports for the SPD (0 for protocols without them or fragments).
+void l4_ports(std::span<const uint8_t> l3, const net::IpPacketInfo& info, uint16_t& src,
+              uint16_t& dst) {
+  src = dst = 0;
+  bool has_ports =
+      info.proto == net::kProtoTcp || info.proto == net::kProtoUdp || info.proto == 132;
+  if (!has_ports || info.fragment || info.l4_length() < 4) return;
+  src = net::load_be16(&l3[info.l3_length]);
+  dst = net::load_be16(&l3[info.l3_length + 2]);
+}
+
+}  // namespace
+
+void Worker::handoff(unsigned owner, rte_mbuf* m, uint32_t key, bool inbound) {
+  m->hash.usr = key;
+  m->packet_type = inbound ? 1 : 0;
+  if (rte_ring_mp_enqueue(gw_.handoff_ring(owner), m) != 0)
+    return drop(m, DropReason::kHandoffFull);
+  counters_.add(Counter::kEspHandedOff);
+}
+
+void Worker::drain_handoff() {
+  rte_ring* ring = gw_.handoff_ring(opt_.index);
+  void* objs[kEspBatch];
+  unsigned n = rte_ring_sc_dequeue_burst(ring, objs, kEspBatch, nullptr);
+  IpsecState* ips = gw_.ipsec();
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
+    if (m->packet_type == 1) {
+      esp_in_add(m, m->hash.usr);
+    } else {
+      OutboundSa* sa = ips ? ips->outbound(m->hash.usr) : nullptr;
+      if (!sa) {
+        drop(m, DropReason::kEspNoSa);
+        continue;
+      }
+      esp_out_add(m, sa);
+    }
+  }
+}
+
+// ---- outbound -----------------------------------------------------------
+
+void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
+  IpsecState* ips = gw_.ipsec();
+  if (!ips) return drop(m, DropReason::kSpdNoPolicy);
+  auto view = net::mbuf_view(m);
+  uint16_t sport, dport;
+  l4_ports(view.bytes(), info, sport, dport);
+  const spd::Spd& spd = ips->spd();
+  uint32_t result;
+  // One packet per classify call for now; a burst-wide classify is the
+  // obvious next step once the SPD is on the profile.
+  if (info.family == net::IpFamily::kV4) {
+    spd::SpdKey4 key = spd::make_key4(view.data() + 12, view.data() + 16, info.proto,
+                                      rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    const spd::SpdKey4* keys[1] = {&key};
+    spd.classify(spd::Direction::kOutbound, keys, &result, 1);
+  } else {
+    spd::SpdKey6 key = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
+                                      rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    const spd::SpdKey6* keys[1] = {&key};
+    spd.classify(spd::Direction::kOutbound, keys, &result, 1);
+  }
+  spd::Verdict v = spd.verdict(result);
+  switch (v.action) {
+    case spd::Action::kBypass:
+      counters_.add(Counter::kSpdBypass);
+      return send_l3(m);
+    case spd::Action::kDiscard:
+      return drop(m, DropReason::kSpdDiscard);
+    case spd::Action::kProtect:
+      break;
+  }
+  OutboundSa* sa = ips->outbound(v.sa_spi);
+  if (!sa) return drop(m, DropReason::kEspNoSa);
+  esp_out_enqueue(m, sa, info);
+}
+
+void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info) {
+  // PMTU: what ESP and the outer transport add must still fit the egress
+  // MTU; otherwise fragment the inner packet (IPv4 without DF) or tell the
+  // source the size that fits.
+  net::RouteResult route;
+  const Interface* out = nullptr;
+  if (sa->peer.family != net::IpFamily::kNone && gw_.routes().lookup(sa->peer, route)) {
+    out = gw_.interface(route.port);
+  }
+  if (out) {
+    uint32_t added = esp::esp_overhead(sa->esp, info.packet_length) +
+                     (sa->encap == OuterEncap::kUdp         ? net::kUdpHeaderLen
+                      : sa->encap == OuterEncap::kPseudoTcp ? ctcp::kOverhead
+                                                            : 0);
+    if (info.packet_length + added > out->mtu) {
+      uint16_t fits = static_cast<uint16_t>(out->mtu > added ? out->mtu - added : 0);
+      auto view = net::mbuf_view(m);
+      bool df = info.family == net::IpFamily::kV6 || (net::load_be16(view.data() + 6) & 0x4000);
+      if (df) {
+        rte_mbuf* icmp = rte_pktmbuf_alloc(gw_.pool());
+        const Interface* back = nullptr;
+        net::RouteResult r2;
+        net::IpAddress src = net::ip_source(view.bytes(), info);
+        if (gw_.routes().lookup(src, r2)) back = gw_.interface(r2.port);
+        const net::IpAddress* from = back ? back->address(info.family) : nullptr;
+        if (icmp && from) {
+          uint16_t len = net::build_packet_too_big(
+              {rte_pktmbuf_mtod(icmp, uint8_t*), rte_pktmbuf_tailroom(icmp)}, view.bytes(), *from,
+              fits);
+          if (len) {
+            icmp->data_len = icmp->pkt_len = len;
+            counters_.add(Counter::kPmtuIcmpSent);
+            send_l3(icmp);
+            icmp = nullptr;
+          }
+        }
+        if (icmp) rte_pktmbuf_free(icmp);
+        return drop(m, DropReason::kPmtuExceededDf);
+      }
+      rte_mbuf* frags[8];
+      int32_t n = rte_ipv4_fragment_packet(m, frags, 8, fits & ~7u, gw_.pool(), gw_.pool());
+      rte_pktmbuf_free(m);
+      if (n < 0) {
+        drops_.add(DropReason::kPmtuFragmentFailed);
+        return;
+      }
+      counters_.add(Counter::kPmtuFragmented);
+      for (int32_t i = 0; i < n; ++i) {
+        if (frags[i]->nb_segs > 1 && rte_pktmbuf_linearize(frags[i]) != 0) {
+          drop(frags[i], DropReason::kMultiSegment);
+          continue;
+        }
+        if (sa->owner != opt_.index) {
+          handoff(sa->owner, frags[i], sa->esp.spi, false);
+        } else {
+          esp_out_add(frags[i], sa);
+        }
+      }
+      return;
+    }
+  }
+  if (sa->owner != opt_.index) return handoff(sa->owner, m, sa->esp.spi, false);
+  esp_out_add(m, sa);
+}
+
+void Worker::esp_out_add(rte_mbuf* m, OutboundSa* sa) {
+  EspOutBatch& b = *esp_out_;
+  if (b.n == kEspBatch) esp_out_flush();
+  b.m[b.n] = m;
+  b.sa[b.n] = sa;
+  ++b.n;
+}
+
+void Worker::esp_out_flush() {
+  EspOutBatch& b = *esp_out_;
+  uint16_t n = b.n;
+  if (n == 0) return;
+  b.n = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    b.op[i] = esp::EspOp{};
+    auto view = net::mbuf_view(b.m[i]);
+    net::IpPacketInfo info;
+    b.result[i] = net::parse_ip_packet(view.bytes(), info, false);
+    if (b.result[i] == DropReason::kNone) {
+      b.result[i] = esp::esp_outbound_prepare(view, info, b.sa[i]->esp, b.op[i]);
+    }
+    net::mbuf_commit(b.m[i], view);
+  }
+  esp::esp_process(*engine_, {b.op.data(), n});
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = b.m[i];
+    if (b.result[i] != DropReason::kNone) {
+      drop(m, b.result[i]);
+      continue;
+    }
+    auto view = net::mbuf_view(m);
+    DropReason r = esp::esp_outbound_finish(view, b.op[i]);
+    if (r != DropReason::kNone) {
+      drop(m, r);
+      continue;
+    }
+    net::mbuf_commit(m, view);
+    counters_.add(Counter::kEspEncrypted);
+    esp_sent(m, *b.sa[i]);
+  }
+}
+
+// The ESP packet of `sa` is ready: send it over the SA's outer transport.
+void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
+  switch (sa.encap) {
+    case OuterEncap::kPlain:
+      return send_l3(m);
+    case OuterEncap::kUdp: {
+      auto view = net::mbuf_view(m);
+      net::IpPacketInfo info;
+      if (net::parse_ip_packet(view.bytes(), info, false) != DropReason::kNone) {
+        return drop(m, DropReason::kEspBadInner);
+      }
+      DropReason r = net::udp_encapsulate(view, info, sa.local_port, sa.peer_port);
+      if (r != DropReason::kNone) return drop(m, r);
+      net::mbuf_commit(m, view);
+      return send_l3(m);
+    }
+    case OuterEncap::kPseudoTcp: {
+      auto& table = gw_.connections();
+      ctcp::ConnId id = table.lookup_esp(sa.local, sa.peer, sa.esp.spi);
+      if (id == ctcp::kNoConn) {
+        id = gw_.latest_connection(sa.local, sa.peer);
+        if (id != ctcp::kNoConn && !table.add_esp(id, sa.esp.spi)) id = ctcp::kNoConn;
+      }
+      if (id == ctcp::kNoConn) id = ctcp_open(sa.local, sa.peer, 0, sa.esp.spi);
+      if (id == ctcp::kNoConn) return drop(m, DropReason::kEncapNoConnection);
+      return ctcp_output(id, table.at(id), m);
+    }
+  }
+}
+
+// ---- inbound ------------------------------------------------------------
+
+void Worker::public_udp_input(rte_mbuf* m, net::IpPacketInfo& info) {
+  auto view = net::mbuf_view(m);
+  uint16_t dport = info.l4_length() >= 4 ? net::load_be16(view.data() + info.l3_length + 2) : 0;
+  if (dport == 500) return punt_to_local(m);  // IKE: the control plane's
+  if (dport != net::kNatTPort) return drop(m, DropReason::kIpUnsupportedProto);
+  switch (net::classify_natt(view.bytes(), info)) {
+    case net::NatTKind::kIke:
+      return punt_to_local(m);
+    case net::NatTKind::kKeepalive:
+      counters_.add(Counter::kNatKeepalives);
+      return drop(m, DropReason::kNatKeepalive);
+    case net::NatTKind::kMalformed:
+      return drop(m, DropReason::kUdpEncapBad);
+    case net::NatTKind::kEsp:
+      break;
+  }
+  if (!gw_.ipsec()) return punt_to_local(m);  // relay mode: the host's ESP
+  DropReason r = net::udp_decapsulate(view, info);
+  if (r != DropReason::kNone) return drop(m, r);
+  net::mbuf_commit(m, view);
+  esp_input(m, info);
+}
+
+void Worker::esp_input(rte_mbuf* m, const net::IpPacketInfo& outer) {
+  IpsecState* ips = gw_.ipsec();
+  auto view = net::mbuf_view(m);
+  esp::SpiPeek peek = esp::esp_peek_spi(view.bytes(), outer);
+  if (peek.drop != DropReason::kNone) return drop(m, peek.drop);
+  sad::SaIndex idx = ips->inbound_index(peek.spi, net::ip_destination(view.bytes(), outer));
+  if (idx == sad::kNoSa) return drop(m, DropReason::kEspNoSa);
+  unsigned owner = ips->inbound(idx).owner;
+  if (owner != opt_.index) return handoff(owner, m, idx, true);
+  esp_in_add(m, idx);
+}
+
+void Worker::esp_in_add(rte_mbuf* m, uint32_t sa_index) {
+  EspInBatch& b = *esp_in_;
+  if (b.n == kEspBatch) esp_in_flush();
+  b.m[b.n] = m;
+  b.sa[b.n] = sa_index;
+  ++b.n;
+}
+
+void Worker::esp_in_flush() {
+  EspInBatch& b = *esp_in_;
+  uint16_t n = b.n;
+  if (n == 0) return;
+  b.n = 0;
+  IpsecState& ips = *gw_.ipsec();
+  for (uint16_t i = 0; i < n; ++i) {
+    b.op[i] = esp::EspOp{};
+    auto view = net::mbuf_view(b.m[i]);
+    net::IpPacketInfo info;
+    b.result[i] = net::parse_ip_packet(view.bytes(), info, false);
+    if (b.result[i] == DropReason::kNone) {
+      b.result[i] = esp::esp_inbound_prepare(view, info, ips.inbound(b.sa[i]).esp, b.op[i]);
+    }
+  }
+  esp::esp_process(*engine_, {b.op.data(), n});
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = b.m[i];
+    if (b.result[i] != DropReason::kNone) {
+      drop(m, b.result[i]);
+      continue;
+    }
+    auto view = net::mbuf_view(m);
+    DropReason r = esp::esp_inbound_finish(view, b.op[i]);
+    if (r != DropReason::kNone) {
+      drop(m, r);
+      continue;
+    }
+    net::mbuf_commit(m, view);
+    InboundSa& sa = ips.inbound(b.sa[i]);
+    net::IpPacketInfo inner;
+    if (net::parse_ip_packet(view.bytes(), inner, false) != DropReason::kNone) {
+      drop(m, DropReason::kEspBadInner);
+      continue;
+    }
+    if (sa.has_selector) {
+      // RFC 4301 5.2: traffic must match the selector of the SA it came on.
+      uint16_t sport, dport;
+      l4_ports(view.bytes(), inner, sport, dport);
+      if (!sa.selector.matches(spd::Direction::kInbound, net::ip_source(view.bytes(), inner),
+                               net::ip_destination(view.bytes(), inner), inner.proto, sport,
+                               dport)) {
+        drop(m, DropReason::kEspPolicyMismatch);
+        continue;
+      }
+    }
+    counters_.add(Counter::kEspDecrypted);
+    if (sa.esp.mode == esp::EspMode::kTransport) {
+      punt_to_local(m);  // addressed to this gateway itself
+    } else {
+      send_l3(m);
+    }
+  }
+}
+
+}  // namespace tcpsec::pipeline
