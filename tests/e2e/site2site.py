@@ -22,7 +22,8 @@ def esc(b):
     return "".join(f"\\x{c:02x}" for c in b)
 
 
-def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key, encap, tcp):
+def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key, encap, tcp, workers):
+    q = f",qpairs={workers}" if workers > 1 else ""
     enc = {"plain": "plain {}", "udp": "udp {}",
            "tcp": "pseudo_tcp { peer_port: 10000 }" if tcp == "client" else "pseudo_tcp { peer_port: 0 }"}[encap]
     if encap == "tcp" and tcp == "server":
@@ -34,9 +35,10 @@ def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key,
     return f"""
 eal {{ file_prefix: "{prefix}" no_huge: true no_pci: true memory_mb: 512
        args: "--no-shconf" args: "--log-level=*:error" }}
-ports {{ name: "public" vdev: "net_af_packet0,iface=pub" role: PORT_ROLE_PUBLIC addresses: "{me}/24" }}
-ports {{ name: "protected" vdev: "net_af_packet1,iface=prot" role: PORT_ROLE_PROTECTED
-        addresses: "{lan}.1/24" }}
+ports {{ name: "public" vdev: "net_af_packet0,iface=pub{q}" rx_queues: {workers} role: PORT_ROLE_PUBLIC
+        addresses: "{me}/24" }}
+ports {{ name: "protected" vdev: "net_af_packet1,iface=prot{q}" rx_queues: {workers}
+        role: PORT_ROLE_PROTECTED addresses: "{lan}.1/24" }}
 pseudo_tcp {{ {pt} }}
 sas {{ spi: {out_spi} direction: DIRECTION_OUTBOUND mode: MODE_TUNNEL tunnel_local: "{me}"
       tunnel_peer: "{peer}" algorithm: ESP_ALGORITHM_AES_GCM_128 encryption_key: "{esc(out_key)}"
@@ -47,12 +49,12 @@ sas {{ spi: {in_spi} direction: DIRECTION_INBOUND mode: MODE_TUNNEL tunnel_local
       selector {{ local_prefixes: "{lan}.0/24" remote_prefixes: "{remote_lan}.0/24" }} }}
 policies {{ priority: 10 direction: DIRECTION_OUTBOUND action: POLICY_ACTION_PROTECT sa_spi: {out_spi}
            match {{ local_prefixes: "{lan}.0/24" remote_prefixes: "{remote_lan}.0/24" }} }}
-workers {{ count: 1 idle_sleep_us: 20 }}
+workers {{ count: {workers} idle_sleep_us: 20 }}
 """
 
 
 class SiteToSite:
-    def __init__(self, encap):
+    def __init__(self, encap, workers=1):
         tag = unique("")
         self.workdir = tempfile.mkdtemp(prefix="tcpsec-s2s-")
         self.ns = {n: Netns(f"tcpsec-{n}{tag}") for n in ("hostA", "dpA", "dpB", "hostB")}
@@ -70,9 +72,9 @@ class SiteToSite:
         ns["hostB"].run(f"ip addr add {B_HOST}/24 dev eth0")
         ns["hostB"].run("ip route add default via 10.20.0.1")
         self.a = Dataplane(_config(f"tcpsec-a{tag}", A_PUB, B_PUB, "10.10.0", "10.20.0", SPI_AB, SPI_BA,
-                                   KEY_AB, KEY_BA, encap, "client"), self.workdir, netns=ns["dpA"], name="a")
+                                   KEY_AB, KEY_BA, encap, "client", workers), self.workdir, netns=ns["dpA"], name="a")
         self.b = Dataplane(_config(f"tcpsec-b{tag}", B_PUB, A_PUB, "10.20.0", "10.10.0", SPI_BA, SPI_AB,
-                                   KEY_BA, KEY_AB, encap, "server"), self.workdir, netns=ns["dpB"], name="b")
+                                   KEY_BA, KEY_AB, encap, "server", workers), self.workdir, netns=ns["dpB"], name="b")
 
     def __enter__(self):
         self.b.start()

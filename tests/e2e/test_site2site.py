@@ -39,9 +39,10 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("encap", ["plain", "udp", "tcp"])
-def test_tunnel_carries_ping_and_100mb(encap):
-    with SiteToSite(encap) as s:
+@pytest.mark.parametrize("encap,workers", [("plain", 1), ("udp", 1), ("tcp", 1), ("plain", 2)],
+                         ids=["plain", "udp", "tcp", "plain-2workers"])
+def test_tunnel_carries_ping_and_100mb(encap, workers):
+    with SiteToSite(encap, workers) as s:
         ping = s.ns["hostA"].run(f"ping -c 3 -i 0.2 -W 2 {B_HOST}", check=False)
         assert " 0% packet loss" in ping.stdout, ping.stdout + s.a.output() + s.b.output()
         server = s.ns["hostB"].popen(["/usr/bin/python3", "-c", SERVER, B_HOST],
@@ -59,5 +60,10 @@ def test_tunnel_carries_ping_and_100mb(encap):
     assert s.a.counter("esp_encrypted") > SIZE // 1500  # the data went through ESP
     # TCP learnt the tunnel MTU from our ICMP "fragmentation needed".
     assert s.a.counter("pmtu_icmp_sent") >= 1
+    if workers == 2:
+        # Each SA is owned by one worker; packets for it that arrive on the
+        # other worker's queue are handed over, never processed twice.
+        assert s.a.counter("esp_handed_off") + s.b.counter("esp_handed_off") > 0
+        assert s.a.drop("esp_replay") == 0 and s.b.drop("esp_replay") == 0
     if encap == "tcp":
         assert s.a.counter("ctcp_established") == 1 and s.b.counter("ctcp_syn_received") == 1
