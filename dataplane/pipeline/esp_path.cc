@@ -10,6 +10,7 @@
 #include <rte_ip_frag.h>
 #include <rte_ring.h>
 
+#include "dataplane/net/forwarding.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/mbuf_view.h"
 #include "dataplane/net/udp_encap.h"
@@ -66,6 +67,8 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   IpsecState* ips = gw_.ipsec();
   if (!ips) return drop(m, DropReason::kSpdNoPolicy);
   auto view = net::mbuf_view(m);
+  // We forward it, as a router: the TTL goes down before it is encrypted.
+  if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
   uint16_t sport, dport;
   l4_ports(view.bytes(), info, sport, dport);
   const spd::Spd& spd = ips->spd();
@@ -329,6 +332,8 @@ void Worker::esp_in_flush() {
     counters_.add(Counter::kEspDecrypted);
     if (sa.esp.mode == esp::EspMode::kTransport) {
       punt_to_local(m);  // addressed to this gateway itself
+    } else if (!net::decrement_ttl(view.data())) {
+      drop(m, DropReason::kTtlExceeded);
     } else {
       send_l3(m);
     }

@@ -75,6 +75,7 @@ namespace tcpsec {
   X(kNatKeepalive, "nat_keepalive")                                                \
   X(kUdpEncapBad, "udp_encap_bad")                                                 \
   X(kHandoffFull, "handoff_full")                                                  \
+  X(kTtlExceeded, "ttl_exceeded")                                                  \
   /* ESP (RFC 4303): dataplane/esp */                                              \
   X(kEspTruncated, "esp_truncated")                                                \
   X(kEspBadLength, "esp_bad_length")                                               \

@@ -100,11 +100,26 @@ def scapy_sa(algo, salt, spi, outer, esn):
                                auth_key=ik if ik else None, tunnel_header=hdr, **kw)
 
 
-def inner_packets(inner, reverse=False):
+def inner_packets(inner, reverse=False, ttl=64):
     src, dst = LAN[inner][::-1] if reverse else LAN[inner]
+    hop = {"ttl": ttl} if inner == 4 else {"hlim": ttl}
     L3 = IP if inner == 4 else IPv6
-    return [L3(src=src, dst=dst) / UDP(sport=1000 + i, dport=53) / Raw(bytes([i]) * (20 + 97 * i))
+    return [L3(src=src, dst=dst, **hop) / UDP(sport=1000 + i, dport=53) / Raw(bytes([i]) * (20 + 97 * i))
             for i in range(4)]
+
+
+def forwarded(packets):
+    """The packets as a router forwards them: TTL / hop limit one less."""
+    out = []
+    for p in packets:
+        q = p.__class__(bytes(p))
+        if IP in q:
+            q.ttl -= 1
+            del q.chksum
+        else:
+            q.hlim -= 1
+        out.append(q.__class__(bytes(q)))
+    return out
 
 
 def strip_outer(frame, encap):
@@ -198,7 +213,7 @@ def test_esp_interop_with_scapy(tmp_path, algo, encap, outer, inner, esn):
     # Everything we encrypted decrypts with scapy into the original packet.
     out = rdpcap(str(tmp_path / "public-out.pcap"))
     assert len(out) == len(plain), (c, d)
-    for frame, original in zip(out, plain):
+    for frame, original in zip(out, forwarded(plain)):
         esp_l3 = strip_outer(frame, encap)
         assert esp_l3[ESP].spi == OUT_SPI
         if esn and ALGOS[algo][1] != "NULL":
@@ -210,7 +225,7 @@ def test_esp_interop_with_scapy(tmp_path, algo, encap, outer, inner, esn):
         assert bytes(got) == bytes(original)
     # Everything scapy encrypted comes out in clear on the protected side.
     prot = rdpcap(str(tmp_path / "protected-out.pcap"))
-    want = [bytes(p) for p in inner_packets(inner, reverse=True)]
+    want = [bytes(p) for p in forwarded(inner_packets(inner, reverse=True))]
     assert [bytes(Ether(bytes(f)).payload) for f in prot] == want, (c, d)
     assert all(Ether(bytes(p)).dst == HOST_MAC for p in prot)
     assert c["esp_encrypted"] == 4 and c["esp_decrypted"] == 4
@@ -234,6 +249,17 @@ workers {""")
     assert len(out) == 1 and out[0][IP].dst == "10.30.0.1"  # bypassed in clear
     assert counters["counters"]["spd_bypass"] == 1
     assert counters["drops"]["spd_discard"] == 1  # no policy: the default is DISCARD
+
+
+def test_ttl_one_is_not_forwarded(tmp_path):
+    pkts = [Ether(src=HOST_MAC, dst=PROT_MAC) / IP(src=LAN[4][0], dst=LAN[4][1], ttl=1) / ICMP(),
+            Ether(src=HOST_MAC, dst=PROT_MAC) / IP(src=LAN[4][0], dst=LAN[4][1], ttl=2) / ICMP()]
+    wrpcap(str(tmp_path / "protected-in.pcap"), pkts)
+    wrpcap(str(tmp_path / "public-in.pcap"), [])
+    wrpcap(str(tmp_path / "local-in.pcap"), [])
+    counters = run_pcap(config("AES_GCM_128", "plain", 4, False), str(tmp_path), duration=1.0)
+    assert counters["drops"]["ttl_exceeded"] == 1
+    assert counters["counters"]["esp_encrypted"] == 1
 
 
 def test_pmtu_inner_fragmentation_and_too_big(tmp_path):
