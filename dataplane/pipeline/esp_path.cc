@@ -64,41 +64,56 @@ void Worker::drain_handoff() {
 // ---- outbound -----------------------------------------------------------
 
 void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
-  IpsecState* ips = gw_.ipsec();
-  if (!ips) return drop(m, DropReason::kSpdNoPolicy);
+  if (!gw_.ipsec()) return drop(m, DropReason::kSpdNoPolicy);
   auto view = net::mbuf_view(m);
   // We forward it, as a router: the TTL goes down before it is encrypted.
   if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
   uint16_t sport, dport;
   l4_ports(view.bytes(), info, sport, dport);
-  const spd::Spd& spd = ips->spd();
-  uint32_t result;
-  // One packet per classify call for now; a burst-wide classify is the
-  // obvious next step once the SPD is on the profile.
+  SpdBatch& b = *spd_;
+  if (b.n4 == kEspBatch || b.n6 == kEspBatch) spd_flush();
+  // Keys now, one rte_acl call per family for the whole burst in spd_flush().
   if (info.family == net::IpFamily::kV4) {
-    spd::SpdKey4 key = spd::make_key4(view.data() + 12, view.data() + 16, info.proto,
-                                      rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
-    const spd::SpdKey4* keys[1] = {&key};
-    spd.classify(spd::Direction::kOutbound, keys, &result, 1);
+    b.k4[b.n4] = spd::make_key4(view.data() + 12, view.data() + 16, info.proto,
+                                rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    b.p4[b.n4] = &b.k4[b.n4];
+    b.i4[b.n4] = info;
+    b.m4[b.n4++] = m;
   } else {
-    spd::SpdKey6 key = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
-                                      rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
-    const spd::SpdKey6* keys[1] = {&key};
-    spd.classify(spd::Direction::kOutbound, keys, &result, 1);
+    b.k6[b.n6] = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
+                                rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    b.p6[b.n6] = &b.k6[b.n6];
+    b.i6[b.n6] = info;
+    b.m6[b.n6++] = m;
   }
-  spd::Verdict v = spd.verdict(result);
-  switch (v.action) {
-    case spd::Action::kBypass:
-      counters_.add(Counter::kSpdBypass);
-      return send_l3(m);
-    case spd::Action::kDiscard:
-      return drop(m, DropReason::kSpdDiscard);
-    case spd::Action::kProtect:
-      break;
-  }
-  OutboundSa* sa = ips->outbound(v.sa_spi);
-  if (!sa) return drop(m, DropReason::kEspNoSa);
-  esp_out_enqueue(m, sa, info);
+}
+
+void Worker::spd_flush() {
+  SpdBatch& b = *spd_;
+  if (b.n4 == 0 && b.n6 == 0) return;
+  IpsecState* ips = gw_.ipsec();
+  const spd::Spd& spd = ips->spd();
+  if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
+  if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
+  auto apply = [&](rte_mbuf* m, uint32_t result, const net::IpPacketInfo& info) {
+    spd::Verdict v = spd.verdict(result);
+    switch (v.action) {
+      case spd::Action::kBypass:
+        counters_.add(Counter::kSpdBypass);
+        return send_l3(m);
+      case spd::Action::kDiscard:
+        return drop(m, DropReason::kSpdDiscard);
+      case spd::Action::kProtect:
+        break;
+    }
+    OutboundSa* sa = ips->outbound(v.sa_spi);
+    if (!sa) return drop(m, DropReason::kEspNoSa);
+    esp_out_enqueue(m, sa, info);
+  };
+  uint16_t n4 = b.n4, n6 = b.n6;
+  b.n4 = b.n6 = 0;
+  for (uint16_t i = 0; i < n4; ++i) apply(b.m4[i], b.r4[i], b.i4[i]);
+  for (uint16_t i = 0; i < n6; ++i) apply(b.m6[i], b.r6[i], b.i6[i]);
 }
 
 void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info) {

@@ -18,6 +18,7 @@ Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std
   if (opt_.burst == 0 || opt_.burst > kMaxBurst) opt_.burst = 32;
   if (gw_.ipsec()) {
     esp_in_ = std::make_unique<EspInBatch>();
+    spd_ = std::make_unique<SpdBatch>();
     esp_out_ = std::make_unique<EspOutBatch>();
   }
 }
@@ -90,6 +91,7 @@ unsigned Worker::poll_once() {
     total += n;
   }
   if (esp_in_) {
+    spd_flush();
     esp_in_flush();
     esp_out_flush();
   }

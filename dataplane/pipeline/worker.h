@@ -146,6 +146,20 @@ class Worker {
     std::array<DropReason, kEspBatch> result;
     std::array<esp::EspOp, kEspBatch> op;
   };
+  // Protected packets awaiting one SPD classification for the burst.
+  struct SpdBatch {
+    uint16_t n4 = 0;
+    uint16_t n6 = 0;
+    std::array<rte_mbuf*, kEspBatch> m4, m6;
+    std::array<spd::SpdKey4, kEspBatch> k4;
+    std::array<spd::SpdKey6, kEspBatch> k6;
+    std::array<const spd::SpdKey4*, kEspBatch> p4;
+    std::array<const spd::SpdKey6*, kEspBatch> p6;
+    std::array<uint32_t, kEspBatch> r4, r6;
+    std::array<net::IpPacketInfo, kEspBatch> i4, i6;
+  };
+  std::unique_ptr<SpdBatch> spd_;
+  void spd_flush();
   std::unique_ptr<EspInBatch> esp_in_;
   std::unique_ptr<EspOutBatch> esp_out_;
   std::optional<crypto::CryptoEngine> engine_;
