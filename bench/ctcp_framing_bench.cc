@@ -10,7 +10,7 @@
 // cycles under turbo), "ns_per_pkt" the same in nanoseconds, "cycles_avg"
 // the average over the run, disturbances included.
 //
-//   build-framing/bench/ctcp_framing_bench --benchmark_repetitions=5
+//   build-perf/bench/ctcp_framing_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 // and read the "_min" rows.
 #include <benchmark/benchmark.h>

@@ -26,6 +26,45 @@ void write_tcp_header(uint8_t* tcp, const SegmentParams& p, uint8_t flags) {
   store_be16(tcp + 18, 0);  // urgent pointer
 }
 
+// The inner UDP checksum of an IPv6 IKE segment is recomputed on
+// decapsulation. When parse_tcp_segment verified the TCP checksum, the UDP
+// checksum follows from it and from the bytes that are not part of the UDP
+// datagram (36 bytes: TCP header and trailer), without a second pass over
+// the packet. In one's complement arithmetic modulo 0xffff (RFC 1071,
+// RFC 1624), with S(x) the sum of x as 16-bit big-endian words:
+//
+//   segment  = TCP header H (hlen bytes), then payload P = U T: the UDP
+//              datagram U (inner_len bytes) and the 16-byte trailer T
+//   verified:  A + 6 + L + S(H) + S(P) = 0, where A is the sum of the IPv6
+//              addresses and L = hlen + inner_len + 16 the TCP length (the
+//              pseudo-header of RFC 8200 8.1; L < 2^16, so its upper word is 0)
+//   S(P)     = S(U) + S(T)', S(T)' being S(T) byte-swapped when inner_len is
+//              odd (T then sits at odd offsets, RFC 1071 2(B)); an odd last
+//              byte of U is the high byte of a word both in P and in U alone
+//   S(U)     = S(U0) + c, U0 being U with its checksum field zeroed and c the
+//              value that field held in the segment
+//   wanted:    the UDP sum A + 17 + inner_len + S(U0)
+//            = A + 17 + inner_len - (A + 6 + L + S(H) + S(T)' + c)
+//            = -(hlen + 5 + S(H) + S(T)' + c)
+//
+// and the checksum, its complement, is X = hlen + 5 + S(H) + S(T)' + c. The
+// addresses cancel out. X is a one's complement sum with a non-zero term, so
+// it lies in 1..0xffff: it equals the checksum of a full pass, except that a
+// full pass giving 0 gives X = 0xffff here, which is what UDP sends for 0
+// (RFC 768). So X is exactly the value to store (the unit tests and
+// ctcp_decap_fuzz compare it with a full pass).
+//
+// Called before the packet is rewritten: `tcp` is the segment's TCP header.
+uint16_t derived_inner_udp_checksum(const TcpSegment& seg, const uint8_t* tcp) {
+  uint16_t inner_len = static_cast<uint16_t>(seg.payload_length - kTrailerLen);
+  const uint8_t* payload = tcp + seg.tcp_header_length;
+  uint16_t trailer = net::checksum_sum({payload + inner_len, kTrailerLen});
+  if (inner_len & 1) trailer = net::checksum_swap(trailer);
+  uint16_t x = net::checksum_add(static_cast<uint16_t>(seg.tcp_header_length + 5),
+                                 net::checksum_sum({tcp, seg.tcp_header_length}));
+  return net::checksum_add(net::checksum_add(x, trailer), load_be16(payload + 6));
+}
+
 }  // namespace
 
 DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg, bool verify_checksum) {
@@ -41,6 +80,7 @@ DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg, bool 
   if (verify_checksum && net::l4_checksum(l3.data(), seg.ip, net::kProtoTcp, {tcp, l4_len}) != 0) {
     return DropReason::kTcpBadChecksum;
   }
+  seg.checksum_verified = verify_checksum;
   seg.src_port = load_be16(tcp);
   seg.dst_port = load_be16(tcp + 2);
   seg.seq = load_be32(tcp + 4);
@@ -65,6 +105,9 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
   switch (inner.proto) {
     case net::kProtoUdp:
       if (inner_len < kUdpHeaderLen) return DropReason::kCtcpInnerUdpTruncated;
+      if (load_be16(buf.data() + inner.l3_length + 4) != inner_len) {
+        return DropReason::kCtcpInnerUdpBadLength;
+      }
       proto = InnerProto::kIke;
       break;
     case net::kProtoEsp:
@@ -141,6 +184,12 @@ DecapResult decapsulate(net::PacketBuffer& buf, const TcpSegment& seg, bool stri
     }
   }
 
+  // IPv6 IKE: the inner UDP checksum, derived from the verified TCP
+  // checksum where there is one (from the TCP header, before it goes).
+  bool derive_udp =
+      res.proto == InnerProto::kIke && seg.ip.family == net::IpFamily::kV6 && seg.checksum_verified;
+  uint16_t udp_checksum = derive_udp ? derived_inner_udp_checksum(seg, ip + seg.ip.l3_length) : 0;
+
   // Checks are done: from here on the packet is rewritten.
   net::IpPacketInfo inner = seg.ip;
   inner.proto = static_cast<uint8_t>(res.proto);
@@ -156,7 +205,10 @@ DecapResult decapsulate(net::PacketBuffer& buf, const TcpSegment& seg, bool stri
     store_be16(udp + 6, 0);
     if (inner.family == net::IpFamily::kV6) {
       // IPv6 forbids a zero UDP checksum (RFC 8200 8.1).
-      store_be16(udp + 6, net::l4_checksum(ip, inner, net::kProtoUdp, {udp, inner_len}, true));
+      uint16_t checksum =
+          derive_udp ? udp_checksum
+                     : net::l4_checksum(ip, inner, net::kProtoUdp, {udp, inner_len}, /*udp=*/true);
+      store_be16(udp + 6, checksum);
     }
   }
   return res;

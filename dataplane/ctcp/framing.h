@@ -36,6 +36,11 @@ struct TcpSegment {
   uint16_t tcp_header_length = 0;
   uint16_t payload_offset = 0;  // from the start of the IP header
   uint16_t payload_length = 0;
+  // The TCP checksum was verified (parse_tcp_segment with verify_checksum):
+  // decapsulate() then derives the IPv6 inner UDP checksum from it instead of
+  // making a second pass over the packet. A caller that changes the segment
+  // between parse and decapsulate must clear it.
+  bool checksum_verified = false;
 };
 
 // Parses the IP and TCP headers at the start of `l3`. Verifies the IPv4
@@ -58,7 +63,9 @@ inline uint32_t sequence_advance(const net::IpPacketInfo& inner) {
 // Turns the IP packet in `buf` (IPv4 or IPv6, carrying UDP for IKE or ESP)
 // into a pseudo-TCP data segment in place: TCP header inserted after the IP
 // header and its extension headers, trailer appended, inner UDP checksum
-// zeroed, lengths and checksums fixed. `inner` is the parse of `buf`.
+// zeroed, lengths and checksums fixed. `inner` is the parse of `buf`. An
+// inner UDP header whose length field is not the inner length is refused
+// (kCtcpInnerUdpBadLength), as decapsulate() would refuse the segment.
 DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
                        const SegmentParams& params);
 

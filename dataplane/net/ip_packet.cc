@@ -1,6 +1,6 @@
 #include "dataplane/net/ip_packet.h"
 
-#include <rte_ip.h>
+#include <cstring>
 
 namespace tcpsec::net {
 namespace {
@@ -103,33 +103,124 @@ void set_ip_payload_length(uint8_t* ip, const IpPacketInfo& info, uint16_t l4_le
   }
 }
 
+// Checksums. The bytes are summed as 16-bit words in the host's byte order,
+// 8 bytes at a time: RFC 1071 2(B) shows that the one's complement sum is
+// byte-order independent (summing byte-swapped words gives the byte-swapped
+// sum), and since 2^16 = 1 modulo 0xffff a 64-bit word is congruent to the
+// sum of its four 16-bit words. The 64-bit adds count their carries apart
+// (each carry is worth 2^64 = 1), so the result is the exact integer sum
+// modulo 0xffff, and zero only when every byte is. Loads go through memcpy:
+// packets are not aligned, and compilers turn it into plain loads.
+namespace {
+
+inline uint64_t load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint16_t load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The host-order 16-bit word whose memory bytes are big-endian `v`; the
+// same function turns a host-order word sum back into a big-endian value.
+inline uint16_t host_word(uint16_t v) {
+  const uint8_t b[2] = {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+  return load16(b);
+}
+
+// Adds `n` bytes at `p` to `acc` (a value from a previous call, or a small
+// start value); the result is below 2^35 and congruent to the word sum.
+[[gnu::always_inline]] inline uint64_t add_words(uint64_t acc, const uint8_t* p, size_t n) {
+  // Two independent chains of add-with-carry; 32 bytes per round.
+  uint64_t s0 = acc, s1 = 0, c0 = 0, c1 = 0;
+  while (n >= 32) {
+    uint64_t a = load64(p), b = load64(p + 8), c = load64(p + 16), d = load64(p + 24);
+    s0 += a;
+    c0 += s0 < a;
+    s1 += b;
+    c1 += s1 < b;
+    s0 += c;
+    c0 += s0 < c;
+    s1 += d;
+    c1 += s1 < d;
+    p += 32;
+    n -= 32;
+  }
+  s0 += s1;
+  c0 += c1 + (s0 < s1);
+  while (n >= 8) {
+    uint64_t a = load64(p);
+    s0 += a;
+    c0 += s0 < a;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t t = 0;  // below 2^34
+  if (n & 4) {
+    t += load32(p);
+    p += 4;
+  }
+  if (n & 2) {
+    t += load16(p);
+    p += 2;
+  }
+  if (n & 1) {
+    const uint8_t last[2] = {*p, 0};  // padded with a zero byte (RFC 1071)
+    t += load16(last);
+  }
+  s0 += t;
+  c0 += s0 < t;
+  // s0 + c0 * 2^64, with 2^64 and 2^32 both congruent to 1.
+  return (s0 & 0xffffffff) + (s0 >> 32) + c0;
+}
+
+// Folds a value below 2^63 to 16 bits with end-around carries; only an
+// all-zero sum folds to 0.
+inline uint16_t fold(uint64_t s) {
+  s = (s & 0xffffffff) + (s >> 32);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(s);
+}
+
+// The pseudo-header as a host-order word sum (below 2^36).
+uint64_t pseudo_header_words(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
+                             uint32_t len) {
+  if (info.family == IpFamily::kV4) {
+    return add_words(0, ip + 12, 8) + host_word(proto) + host_word(static_cast<uint16_t>(len));
+  }
+  return add_words(0, ip + 8, 32) + host_word(static_cast<uint16_t>(len >> 16)) +
+         host_word(static_cast<uint16_t>(len)) + host_word(proto);
+}
+
+}  // namespace
+
+uint16_t checksum_sum(std::span<const uint8_t> data) {
+  return host_word(fold(add_words(0, data.data(), data.size())));
+}
+
+uint16_t pseudo_header_sum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
+                           uint32_t l4_length) {
+  return host_word(fold(pseudo_header_words(ip, info, proto, l4_length)));
+}
+
 uint16_t internet_checksum(std::span<const uint8_t> data) {
-  // rte_raw_cksum returns the folded one's-complement sum in host order of
-  // 16-bit big-endian words read natively; we store it byte-swapped below.
-  uint16_t sum = rte_raw_cksum(data.data(), data.size());
-  uint16_t folded = static_cast<uint16_t>(~sum);
-  return rte_be_to_cpu_16(folded);
+  return checksum_finish(checksum_sum(data));
 }
 
 uint16_t l4_checksum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
                      std::span<const uint8_t> l4, bool udp) {
-  uint32_t sum;
-  uint32_t len = static_cast<uint32_t>(l4.size());
-  if (info.family == IpFamily::kV4) {
-    sum = __rte_raw_cksum(ip + 12, 8, 0);  // source and destination
-    sum += rte_cpu_to_be_16(static_cast<uint16_t>(proto));
-    sum += rte_cpu_to_be_16(static_cast<uint16_t>(len));
-  } else {
-    sum = __rte_raw_cksum(ip + 8, 32, 0);
-    sum += rte_cpu_to_be_16(static_cast<uint16_t>(len >> 16));
-    sum += rte_cpu_to_be_16(static_cast<uint16_t>(len));
-    sum += rte_cpu_to_be_16(static_cast<uint16_t>(proto));
-  }
-  sum = __rte_raw_cksum(l4.data(), l4.size(), sum);
-  uint16_t folded = static_cast<uint16_t>(~__rte_raw_cksum_reduce(sum));
-  uint16_t value = rte_be_to_cpu_16(folded);
-  if (udp && value == 0) value = 0xffff;
-  return value;
+  uint64_t acc = pseudo_header_words(ip, info, proto, static_cast<uint32_t>(l4.size()));
+  return checksum_finish(host_word(fold(add_words(acc, l4.data(), l4.size()))), udp);
 }
 
 }  // namespace tcpsec::net

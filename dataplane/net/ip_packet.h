@@ -24,11 +24,11 @@ inline constexpr uint16_t kIpv6HeaderLen = 40;
 // What the framing code needs to know about an L3 packet.
 struct IpPacketInfo {
   IpFamily family = IpFamily::kNone;
-  uint16_t l3_length = 0;        // IP header plus IPv6 extension headers
-  uint16_t packet_length = 0;    // from the IP length fields; <= buffer length
-  uint16_t proto_offset = 0;     // offset of the byte naming the upper protocol
-  uint8_t proto = 0;             // upper-layer protocol (after extension headers)
-  bool fragment = false;         // IPv4 MF/offset, or an IPv6 fragment header
+  uint16_t l3_length = 0;      // IP header plus IPv6 extension headers
+  uint16_t packet_length = 0;  // from the IP length fields; <= buffer length
+  uint16_t proto_offset = 0;   // offset of the byte naming the upper protocol
+  uint8_t proto = 0;           // upper-layer protocol (after extension headers)
+  bool fragment = false;       // IPv4 MF/offset, or an IPv6 fragment header
 
   uint16_t l4_length() const { return static_cast<uint16_t>(packet_length - l3_length); }
 };
@@ -55,5 +55,39 @@ uint16_t l4_checksum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
 
 // Plain RFC 1071 checksum over `data` (ICMPv4, IPv4 header).
 uint16_t internet_checksum(std::span<const uint8_t> data);
+
+// Checksums assembled from parts (RFC 1071, RFC 1624). A "sum" is the 16-bit
+// one's complement sum of big-endian 16-bit words, in host order and not yet
+// complemented (an odd trailing byte is padded with a zero byte). 0 and 0xffff
+// are the two one's complement zeros: the final value is the same either way
+// as long as the sum includes a pseudo-header (never zero), which is how
+// checksum_finish is meant to be used.
+//
+//   l4_checksum(ip, info, p, l4, udp) ==
+//       checksum_finish(checksum_add(pseudo_header_sum(ip, info, p, l4.size()),
+//                                    checksum_sum(l4)), udp)
+uint16_t checksum_sum(std::span<const uint8_t> data);
+
+inline uint16_t checksum_add(uint16_t a, uint16_t b) {
+  uint32_t s = uint32_t{a} + b;
+  return static_cast<uint16_t>((s & 0xffff) + (s >> 16));
+}
+inline uint16_t checksum_sub(uint16_t a, uint16_t b) {
+  return checksum_add(a, static_cast<uint16_t>(~b));
+}
+// The sum of the same bytes placed at an odd offset of a larger sum.
+inline uint16_t checksum_swap(uint16_t sum) {
+  return static_cast<uint16_t>(sum << 8 | sum >> 8);
+}
+
+// Sum of the pseudo-header for an upper-layer segment of `l4_length` bytes.
+uint16_t pseudo_header_sum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
+                           uint32_t l4_length);
+
+// The checksum field value for a complete sum (0 becomes 0xffff for UDP).
+inline uint16_t checksum_finish(uint16_t sum, bool udp = false) {
+  uint16_t value = static_cast<uint16_t>(~sum);
+  return udp && value == 0 ? 0xffff : value;
+}
 
 }  // namespace tcpsec::net

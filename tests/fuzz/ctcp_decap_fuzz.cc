@@ -14,6 +14,8 @@
 //   whose L4 length is the segment's payload length minus the 16-byte trailer;
 //   IKE has a consistent UDP length and a zero (IPv4) or valid (IPv6) checksum;
 //   ESP has a non-zero SPI;
+// * with the TCP checksum verified, decapsulation that derives the IPv6 inner
+//   UDP checksum from it gives the same bytes as one that recomputes it;
 // * encapsulating that packet again succeeds, parses with a valid checksum,
 //   carries the segment's ports and numbers, and decapsulates (strictly) back
 //   to the very same bytes.
@@ -103,6 +105,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TcpSegment verified;
     CHECK(parse_tcp_segment(fixed, verified, true) == DropReason::kNone);
     CHECK(verified.payload_offset == seg.payload_offset && verified.seq == seg.seq);
+    CHECK(verified.checksum_verified);
+    // Decapsulation relying on the verified TCP checksum (the IPv6 inner UDP
+    // checksum derived without a second pass) equals a full computation.
+    {
+      std::vector<uint8_t> a = fixed, b = fixed;
+      net::PacketBuffer ba(a, 0, static_cast<uint16_t>(size));
+      net::PacketBuffer bb(b, 0, static_cast<uint16_t>(size));
+      TcpSegment full = verified;
+      full.checksum_verified = false;
+      DecapResult ra = decapsulate(ba, verified, false);
+      DecapResult rb = decapsulate(bb, full, false);
+      CHECK(ra.drop == rb.drop && ra.proto == rb.proto);
+      CHECK(ba.data_offset() == bb.data_offset() && ba.length() == bb.length());
+      CHECK(a == b);
+    }
     tcp[16] ^= 0x01;  // and a wrong one is refused
     CHECK(parse_tcp_segment(fixed, verified, true) == DropReason::kTcpBadChecksum);
   }

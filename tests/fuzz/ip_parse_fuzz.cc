@@ -9,8 +9,10 @@
 //   checksum does not sum to zero, and changes nothing else;
 // * set_ip_payload_length with the parsed length rewrites a packet that parses
 //   to the same result, with a valid IPv4 header checksum;
-// * internet_checksum and l4_checksum (DPDK's rte_raw_cksum underneath) agree
-//   with a plain RFC 1071 reference over any bytes, odd lengths included.
+// * internet_checksum, checksum_sum and l4_checksum (8 bytes at a time
+//   underneath) agree with a plain RFC 1071 reference over any bytes, odd
+//   lengths and odd start addresses included; sums of two parts, split
+//   anywhere, add up to the whole.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -70,6 +72,16 @@ bool same_info(const IpPacketInfo& a, const IpPacketInfo& b) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> pkt(data, size);
   CHECK(internet_checksum(pkt) == ref_finish(ref_add(0, pkt)));
+  if (size > 0) {
+    // From an odd address, and split in two at a point the data chooses.
+    std::span<const uint8_t> rest = pkt.subspan(1);
+    uint16_t whole = checksum_sum(rest);
+    CHECK(static_cast<uint16_t>(~whole) == ref_finish(ref_add(0, rest)));
+    size_t split = data[0] % (rest.size() + 1);
+    uint16_t tail = checksum_sum(rest.subspan(split));
+    if (split & 1) tail = checksum_swap(tail);
+    CHECK(checksum_add(checksum_sum(rest.first(split)), tail) % 0xffff == whole % 0xffff);
+  }
 
   IpPacketInfo lax;
   DropReason r = parse_ip_packet(pkt, lax, /*verify_ipv4_checksum=*/false);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -532,6 +533,80 @@ TEST(DecapDrop, InnerEspSpiZero) {
   ExpectDecapDrop(with_inner(esp6(), esp), DropReason::kNone);
 }
 
+// IPv6 IKE: the inner UDP checksum derived from the verified TCP checksum
+// (see decapsulate) equals a full pass, at odd and even lengths, with
+// extension headers and TCP options, whatever checksum field the segment
+// carried, including a result of 0 (sent as 0xffff).
+TEST(Decap, Ipv6InnerUdpChecksumDerivedEqualsFullPass) {
+  std::mt19937 rng(42);
+  int checked = 0;
+  for (const char* name : {"ike_v6", "ike_v6_ext"}) {
+    const auto& v = vec(name);
+    const IpPacketInfo tmpl = parse_ip(v.inner);
+    for (uint16_t udp_len = 8; udp_len <= 1500; udp_len += (udp_len < 64 ? 1 : 1 + rng() % 61)) {
+      // A random UDP datagram of udp_len bytes behind the vector's headers.
+      Bytes inner(v.inner.begin(), v.inner.begin() + tmpl.l3_length);
+      for (uint16_t i = 0; i < udp_len; ++i) inner.push_back(static_cast<uint8_t>(rng()));
+      net::store_be16(&inner[tmpl.l3_length + 4], udp_len);
+      net::set_ip_payload_length(inner.data(), tmpl, udp_len);
+      bool zero_sum = checked % 4 == 3 && udp_len >= 10;
+      if (zero_sum) {
+        // Make the UDP checksum compute to 0, which is sent as 0xffff.
+        uint8_t* udp = &inner[tmpl.l3_length];
+        net::store_be16(udp + 6, 0);
+        net::store_be16(udp + 8, 0);
+        net::store_be16(udp + 8, net::l4_checksum(inner.data(), tmpl, net::kProtoUdp,
+                                                  {udp, udp_len}, /*udp=*/false));
+      }
+      Frame e(inner);
+      ASSERT_EQ(encapsulate(e.buf(), parse_ip(e.bytes()), params_of(v)), DropReason::kNone);
+      Bytes seg_bytes = to_bytes(e.bytes());
+      // The inner checksum field as a peer might send it (0, 0xffff, any).
+      TcpSegment plain;
+      ASSERT_EQ(parse_tcp_segment(seg_bytes, plain), DropReason::kNone);
+      uint16_t field = checked % 3 == 0 ? 0 : checked % 3 == 1 ? 0xffff : rng() & 0xffff;
+      net::store_be16(&seg_bytes[plain.payload_offset + 6], field);
+      if (checked % 2 == 1) {
+        // TCP options (NOPs), 4 or 12 bytes: the header length enters the
+        // derivation.
+        size_t opt_len = checked % 4 == 1 ? 4 : 12;
+        seg_bytes.insert(seg_bytes.begin() + plain.payload_offset, opt_len, 0x01);
+        seg_bytes[plain.ip.l3_length + 12] =
+            static_cast<uint8_t>((kTcpHeaderLen + opt_len) / 4 << 4);
+        net::set_ip_payload_length(seg_bytes.data(), plain.ip,
+                                   static_cast<uint16_t>(plain.ip.l4_length() + opt_len));
+      }
+      fix_checksums(seg_bytes);
+
+      Frame derived(seg_bytes);
+      TcpSegment seg;
+      ASSERT_EQ(parse_tcp_segment(derived.bytes(), seg), DropReason::kNone);
+      ASSERT_TRUE(seg.checksum_verified);
+      ASSERT_EQ(decapsulate(derived.buf(), seg, true).drop, DropReason::kNone);
+
+      Frame full(seg_bytes);
+      seg.checksum_verified = false;  // as after a parse without verification
+      ASSERT_EQ(decapsulate(full.buf(), seg, true).drop, DropReason::kNone);
+      TcpSegment unverified;
+      ASSERT_EQ(parse_tcp_segment(seg_bytes, unverified, false), DropReason::kNone);
+      EXPECT_FALSE(unverified.checksum_verified);
+
+      ASSERT_TRUE(SameBytes(derived.bytes(), full.bytes())) << name << " udp_len " << udp_len;
+      IpPacketInfo out = parse_ip(derived.bytes());
+      const uint8_t* udp = derived.bytes().data() + out.l3_length;
+      if (zero_sum) {
+        EXPECT_EQ(net::load_be16(udp + 6), 0xffff);
+      } else {
+        EXPECT_NE(net::load_be16(udp + 6), 0);
+      }
+      EXPECT_EQ(net::l4_checksum(derived.bytes().data(), out, net::kProtoUdp, {udp, udp_len}), 0)
+          << name << " udp_len " << udp_len;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 150);
+}
+
 // ---------------------------------------------------------------------------
 // Transmit path
 
@@ -616,6 +691,24 @@ TEST(EncapDrop, InnerTooShort) {
     DropReason want = info.proto == net::kProtoUdp ? DropReason::kCtcpInnerUdpTruncated
                                                    : DropReason::kCtcpInnerEspTruncated;
     ExpectEncapDrop(pkt, want);
+  }
+}
+
+TEST(EncapDrop, InnerUdpBadLength) {
+  // The UDP length must be the inner length, as decapsulation demands.
+  for (const char* name : {"ike_v4", "ike_v4_odd", "ike_v6", "ike_v6_ext"}) {
+    const auto& v = vec(name);
+    IpPacketInfo info = parse_ip(v.inner);
+    for (int delta : {-1, 1, 100}) {
+      Bytes pkt = to_bytes(v.inner);
+      uint8_t* udp_len = &pkt[info.l3_length + 4];
+      net::store_be16(udp_len, static_cast<uint16_t>(net::load_be16(udp_len) + delta));
+      if (info.family == net::IpFamily::kV4) net::set_ipv4_header_checksum(pkt.data());
+      ExpectEncapDrop(pkt, DropReason::kCtcpInnerUdpBadLength);
+    }
+    Bytes pkt = to_bytes(v.inner);
+    net::store_be16(&pkt[info.l3_length + 4], 0);  // UDP jumbogram style
+    ExpectEncapDrop(pkt, DropReason::kCtcpInnerUdpBadLength);
   }
 }
 

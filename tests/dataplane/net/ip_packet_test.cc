@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <span>
 #include <vector>
 
 namespace tcpsec::net {
@@ -18,6 +21,133 @@ TEST(InternetChecksum, MatchesKnownHeader) {
   EXPECT_EQ(internet_checksum(h), 0);  // a valid header sums to zero
   h[10] = h[11] = 0;
   EXPECT_EQ(internet_checksum(h), 0xb861);
+}
+
+// Checksums against a plain RFC 1071 reference: one big-endian 16-bit word
+// at a time, folded at the end.
+uint64_t ref_add(uint64_t acc, std::span<const uint8_t> d) {
+  for (size_t i = 0; i < d.size(); i += 2) {
+    acc += uint64_t{d[i]} << 8 | (i + 1 < d.size() ? d[i + 1] : 0);
+  }
+  return acc;
+}
+
+uint16_t ref_fold(uint64_t acc) {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return static_cast<uint16_t>(acc);
+}
+
+uint16_t ref_l4(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
+                std::span<const uint8_t> l4, bool udp) {
+  uint64_t acc;
+  uint32_t len = static_cast<uint32_t>(l4.size());
+  if (info.family == IpFamily::kV4) {
+    acc = ref_add(0, {ip + 12, 8}) + proto + (len & 0xffff);
+  } else {
+    acc = ref_add(0, {ip + 8, 32}) + (len >> 16) + (len & 0xffff) + proto;
+  }
+  uint16_t v = static_cast<uint16_t>(~ref_fold(ref_add(acc, l4)));
+  return udp && v == 0 ? 0xffff : v;
+}
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+// Every length 0..2000 at every offset 0..7 of a random buffer (and of an
+// all-0xff one, where every add carries), for the word loop, its tail and
+// the odd last byte.
+TEST(InternetChecksum, MatchesReferenceAtAllLengthsAndOffsets) {
+  for (int kind : {0, 1, 2}) {  // random, all zero, all 0xff
+    std::vector<uint8_t> buf = random_bytes(2000 + 8, 1);
+    if (kind != 0) std::fill(buf.begin(), buf.end(), kind == 1 ? 0x00 : 0xff);
+    for (size_t off = 0; off < 8; ++off) {
+      for (size_t len = 0; len <= 2000; ++len) {
+        std::span<const uint8_t> d(buf.data() + off, len);
+        uint16_t sum = ref_fold(ref_add(0, d));
+        ASSERT_EQ(checksum_sum(d), sum) << "kind " << kind << " off " << off << " len " << len;
+        ASSERT_EQ(internet_checksum(d), static_cast<uint16_t>(~sum))
+            << "kind " << kind << " off " << off << " len " << len;
+      }
+    }
+  }
+}
+
+TEST(InternetChecksum, LargeBuffersCarry) {
+  for (size_t len : {65535u, 65536u, 70001u}) {
+    std::vector<uint8_t> ff(len, 0xff);
+    EXPECT_EQ(internet_checksum(ff), static_cast<uint16_t>(~ref_fold(ref_add(0, ff)))) << len;
+    std::vector<uint8_t> r = random_bytes(len, static_cast<uint32_t>(len));
+    EXPECT_EQ(internet_checksum(r), static_cast<uint16_t>(~ref_fold(ref_add(0, r)))) << len;
+  }
+  EXPECT_EQ(internet_checksum({}), 0xffff);
+}
+
+TEST(L4Checksum, MatchesReferenceAtAllLengthsAndOffsets) {
+  std::vector<uint8_t> buf = random_bytes(40 + 2000 + 8, 7);
+  for (IpFamily family : {IpFamily::kV4, IpFamily::kV6}) {
+    IpPacketInfo info;
+    info.family = family;
+    for (size_t off = 0; off < 8; ++off) {
+      const uint8_t* ip = buf.data() + off;  // addresses at odd offsets too
+      for (size_t len = 0; len <= 2000; len += (len < 80 ? 1 : 7)) {
+        std::span<const uint8_t> l4(ip + 40, len);
+        for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
+          for (bool udp : {false, true}) {
+            ASSERT_EQ(l4_checksum(ip, info, proto, l4, udp), ref_l4(ip, info, proto, l4, udp))
+                << "v" << (family == IpFamily::kV4 ? 4 : 6) << " off " << off << " len " << len;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(L4Checksum, UdpZeroBecomesAllOnes) {
+  // A UDP datagram whose checksum computes to zero is sent as 0xffff.
+  std::vector<uint8_t> pkt(20 + 10, 0);
+  pkt[0] = 0x45;
+  IpPacketInfo info;
+  info.family = IpFamily::kV4;
+  info.l3_length = 20;
+  info.packet_length = 30;
+  std::span<uint8_t> l4(pkt.data() + 20, 10);
+  // Pseudo-header sum: proto 17 + length 10 = 0x1b; make the data the rest.
+  store_be16(&l4[8], static_cast<uint16_t>(0xffff - 0x1b));
+  EXPECT_EQ(l4_checksum(pkt.data(), info, kProtoUdp, l4, /*udp=*/false), 0);
+  EXPECT_EQ(l4_checksum(pkt.data(), info, kProtoUdp, l4, /*udp=*/true), 0xffff);
+  EXPECT_EQ(ref_l4(pkt.data(), info, kProtoUdp, l4, true), 0xffff);
+}
+
+// Sums assembled from parts (as decapsulation does) equal a full pass: split
+// anywhere, the part after an odd split adds byte-swapped; subtracting a
+// part back out leaves the rest.
+TEST(ChecksumParts, SplitsAddAndSubtract) {
+  std::vector<uint8_t> buf = random_bytes(1500, 11);
+  std::mt19937 rng(3);
+  for (size_t len : {0u, 1u, 2u, 3u, 15u, 16u, 17u, 64u, 511u, 1400u, 1499u}) {
+    std::span<const uint8_t> d(buf.data(), len);
+    uint16_t whole = checksum_sum(d);
+    for (size_t split = 0; split <= len; split += 1 + rng() % 13) {
+      uint16_t head = checksum_sum(d.first(split));
+      uint16_t tail = checksum_sum(d.subspan(split));
+      if (split & 1) tail = checksum_swap(tail);
+      uint16_t joined = checksum_add(head, tail);
+      // Equal as one's complement numbers (0 and 0xffff are both zero).
+      EXPECT_EQ(joined % 0xffff, whole % 0xffff) << len << " split " << split;
+      EXPECT_EQ(checksum_sub(joined, tail) % 0xffff, head % 0xffff) << len << " split " << split;
+    }
+  }
+  // And with a pseudo-header in front the final values are identical.
+  IpPacketInfo info;
+  info.family = IpFamily::kV6;
+  std::span<const uint8_t> l4(buf.data() + 40, 333);
+  uint16_t pseudo = pseudo_header_sum(buf.data(), info, kProtoUdp, 333);
+  EXPECT_EQ(checksum_finish(checksum_add(pseudo, checksum_sum(l4)), true),
+            l4_checksum(buf.data(), info, kProtoUdp, l4, true));
 }
 
 TEST(ParseIp, Ipv4TotalLengthBeyondBufferIsRefused) {
@@ -44,19 +174,18 @@ TEST(ParseIp, Ipv4BadChecksumAndVersionAndIhl) {
   EXPECT_EQ(parse_ip_packet(std::span<const uint8_t>(h).first(10), info),
             DropReason::kIpBadVersion);
   h[0] = 0x45;
-  EXPECT_EQ(parse_ip_packet(std::span<const uint8_t>(h).first(10), info),
-            DropReason::kIpTruncated);
+  EXPECT_EQ(parse_ip_packet(std::span<const uint8_t>(h).first(10), info), DropReason::kIpTruncated);
 }
 
 TEST(ParseIp, Ipv6WalksExtensionHeaders) {
   std::vector<uint8_t> p(40 + 8 + 16 + 8, 0);
   p[0] = 0x60;
   p[5] = static_cast<uint8_t>(p.size() - 40);
-  p[6] = 0;         // hop-by-hop
-  p[40] = 60;       // -> destination options
-  p[41] = 0;        // 8 bytes
-  p[48] = 50;       // -> ESP
-  p[49] = 1;        // 16 bytes
+  p[6] = 0;    // hop-by-hop
+  p[40] = 60;  // -> destination options
+  p[41] = 0;   // 8 bytes
+  p[48] = 50;  // -> ESP
+  p[49] = 1;   // 16 bytes
   IpPacketInfo info;
   ASSERT_EQ(parse_ip_packet(p, info), DropReason::kNone);
   EXPECT_EQ(info.proto, kProtoEsp);
