@@ -42,6 +42,8 @@ def main():
         ghost = m.ns["ghost"].raw_socket("host")
         print(f"client {CLIENT_PUB} -> NAT {MB_WAN} -> gateway {GW_PUB}:10000 (pseudo-TCP)")
 
+        m.send_plain_udp_ike()
+        print("IKE over plain UDP 500 sent across the middlebox (it drops UDP)")
         spi = 0x0123456789ABCDEF
         chost.send(bytes(Ether(src=CHOST_MAC, dst=m.cgw_loc_mac) / IP(src=CLIENT_PUB, dst=GW_PUB)
                          / UDP(sport=500, dport=500) / ike(spi, 0)))

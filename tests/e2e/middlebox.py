@@ -91,6 +91,17 @@ class Middlebox:
         self.client.start()
         return self
 
+    def send_plain_udp_ike(self):
+        """What a UDP-only client would do: IKE straight over UDP 500 from the
+        client's public address. The middlebox drops it."""
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import Ether
+        s = self.ns["cgw"].raw_socket("pub")
+        mac = self.ns["cgw"].run("cat /sys/class/net/pub/address").stdout.strip()
+        s.send(bytes(Ether(src=mac, dst=MB_LAN_MAC) / IP(src=CLIENT_PUB, dst=GW_PUB)
+                     / UDP(sport=500, dport=500) / (b"\x00" * 36)))
+        s.close()
+
     def nft_counters(self):
         """Packets counted by each commented rule of the middlebox."""
         out = self.ns["mb"].run("nft -j list table inet tcpsec_mb").stdout

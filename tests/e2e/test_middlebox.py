@@ -44,7 +44,7 @@ def test_ike_and_esp_cross_udp_dropping_nat():
         assert Ether(resp)[IP].dst == CLIENT_PUB
 
         # Plain UDP across the middlebox is dropped: the reason tcpsec exists.
-        m.ns["chost"].run("true")
+        m.send_plain_udp_ike()
 
         # ESP: the client's SPI is learned for the connection; then a one-way
         # stream of 300 KB from the gateway (several TCP windows).
@@ -67,6 +67,7 @@ def test_ike_and_esp_cross_udp_dropping_nat():
         assert received == n, f"{received}/{n} ESP packets arrived\n" + m.client.output()
 
     assert m.nft.get("invalid", 0) == 0, m.nft
+    assert m.nft.get("udp", 0) == 1, m.nft
     assert m.nft.get("forwarded", 0) >= n
     assert m.client.counter("ctcp_established") == 1
     assert m.gateway.counter("ctcp_syn_received") == 1
