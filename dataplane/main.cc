@@ -19,6 +19,7 @@
 #include "dataplane/pipeline/gateway.h"
 #include "dataplane/pipeline/worker.h"
 #include "dataplane/port/port_setup.h"
+#include "dataplane/rpc/dataplane_service.h"
 
 namespace {
 
@@ -35,16 +36,19 @@ struct Options {
   std::string config_path;
   double duration_s = 0;  // 0: until SIGINT/SIGTERM
   std::string counters_json;
+  std::string rpc_socket;  // overrides rpc.unix_socket of the config
   bool check_only = false;
 };
 
 void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --config FILE [--duration SECONDS] [--counters-json FILE] "
-               "[--check]\n"
+               "[--rpc-socket PATH] [--check]\n"
                "  --config FILE        dataplane configuration (text proto, or .json)\n"
                "  --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)\n"
                "  --counters-json FILE write final counters there as JSON\n"
+               "  --rpc-socket PATH    serve the Dataplane gRPC service there (overrides\n"
+               "                       rpc.unix_socket of the configuration)\n"
                "  --check              validate the configuration and exit\n",
                argv0);
 }
@@ -53,11 +57,12 @@ bool parse_options(int argc, char** argv, Options& o) {
   static const option longopts[] = {{"config", required_argument, nullptr, 'c'},
                                     {"duration", required_argument, nullptr, 'd'},
                                     {"counters-json", required_argument, nullptr, 'j'},
+                                    {"rpc-socket", required_argument, nullptr, 'r'},
                                     {"check", no_argument, nullptr, 'k'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "c:d:j:kh", longopts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:d:j:r:kh", longopts, nullptr)) != -1) {
     switch (c) {
       case 'c':
         o.config_path = optarg;
@@ -67,6 +72,9 @@ bool parse_options(int argc, char** argv, Options& o) {
         break;
       case 'j':
         o.counters_json = optarg;
+        break;
+      case 'r':
+        o.rpc_socket = optarg;
         break;
       case 'k':
         o.check_only = true;
@@ -251,17 +259,35 @@ int main(int argc, char** argv) {
   for (unsigned i = 0; i < n_workers; ++i, lcore = rte_get_next_lcore(lcore, 1, 0)) {
     rte_eal_remote_launch(lcore_main, workers[i].get(), lcore);
   }
-  std::printf("tcpsec-dataplane: running %u worker(s)\n", n_workers);
+  // The gRPC server runs while the workers do: up before "running" is
+  // printed (tests wait for it), down before the workers stop.
+  int rc = 0;
+  std::unique_ptr<tcpsec::rpc::DataplaneServer> rpc_server;
+  const std::string rpc_socket =
+      opt.rpc_socket.empty() ? config.rpc().unix_socket() : opt.rpc_socket;
+  if (!rpc_socket.empty()) {
+    auto server = tcpsec::rpc::DataplaneServer::start(rpc_socket, gw, workers, launched);
+    if (server) {
+      rpc_server = std::move(*server);
+      std::printf("tcpsec-dataplane: rpc on unix:%s\n", rpc_socket.c_str());
+    } else {
+      std::fprintf(stderr, "tcpsec-dataplane: %s\n", server.error().c_str());
+      rc = 1;
+    }
+  }
+  if (rc == 0) std::printf("tcpsec-dataplane: running %u worker(s)\n", n_workers);
   std::fflush(stdout);
 
   auto start = std::chrono::steady_clock::now();
-  while (!g_signalled.load()) {
+  while (rc == 0 && !g_signalled.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (opt.duration_s > 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::duration<double>(opt.duration_s)) {
       break;
     }
   }
+  if (rpc_server) rpc_server->shutdown();
+  rpc_server.reset();
   gw.stop().store(true);
   rte_eal_mp_wait_lcore();
   double elapsed_s =
@@ -271,5 +297,5 @@ int main(int argc, char** argv) {
   for (const auto& itf : gw.interfaces()) tcpsec::port::stop_port(itf.port_id);
   gateway = tcpsec::Status::error("shut down");  // destroy tables before the EAL goes
   rte_eal_cleanup();
-  return 0;
+  return rc;
 }

@@ -1,0 +1,210 @@
+#include "dataplane/rpc/dataplane_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <rte_ethdev.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "dataplane/stats/counters.h"
+#include "dataplane/stats/drop_reason.h"
+#include "tcpsec/v1/dataplane.grpc.pb.h"
+
+#ifdef TCPSEC_GRPC_REFLECTION
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#endif
+
+namespace tcpsec::rpc {
+namespace {
+
+// A relaxed load of a plain integer another lcore writes (its only writer):
+// never torn, never a lock on the writer's side.
+template <typename T>
+T load_relaxed(const T& v) {
+  return std::atomic_ref<T>(const_cast<T&>(v)).load(std::memory_order_relaxed);
+}
+
+v1::ConnectionState to_proto(ctcp::ConnState s) {
+  switch (s) {
+    case ctcp::ConnState::kSynSent:
+      return v1::CONNECTION_STATE_SYN_SENT;
+    case ctcp::ConnState::kSynReceived:
+      return v1::CONNECTION_STATE_SYN_RECEIVED;
+    case ctcp::ConnState::kEstablished:
+      return v1::CONNECTION_STATE_ESTABLISHED;
+    case ctcp::ConnState::kClosing:
+      return v1::CONNECTION_STATE_CLOSING;
+    case ctcp::ConnState::kFree:
+      break;
+  }
+  return v1::CONNECTION_STATE_UNSPECIFIED;
+}
+
+class Service final : public v1::Dataplane::Service {
+ public:
+  Service(pipeline::Gateway& gw, const DataplaneServer::Workers& workers,
+          std::chrono::steady_clock::time_point started)
+      : gw_(gw), workers_(workers), started_(started) {}
+
+  grpc::Status GetCounters(grpc::ServerContext*, const v1::GetCountersRequest*,
+                           v1::CountersReply* reply) override {
+    Counters sum;
+    DropCounters drops;
+    for (const auto& w : workers_) {
+      const Counters& c = w->counters();
+      uint64_t worker_rx = 0, worker_tx = 0;
+      for (size_t i = 0; i < sum.count.size(); ++i) {
+        uint64_t v = load_relaxed(c.count[i]);
+        sum.count[i] += v;
+        if (i == static_cast<size_t>(Counter::kRxPackets)) worker_rx = v;
+        if (i == static_cast<size_t>(Counter::kTxPackets)) worker_tx = v;
+      }
+      for (size_t i = 0; i < drops.count.size(); ++i)
+        drops.count[i] += load_relaxed(w->drops().count[i]);
+      auto* wc = reply->add_workers();
+      wc->set_index(static_cast<uint32_t>(reply->workers_size() - 1));
+      wc->set_rx_packets(worker_rx);
+      wc->set_tx_packets(worker_tx);
+    }
+    for (size_t i = 0; i < sum.count.size(); ++i) {
+      auto* v = reply->add_counters();
+      v->set_name(std::string(kCounterNames[i]));
+      v->set_value(sum.count[i]);
+    }
+    for (size_t i = 1; i < drops.count.size(); ++i) {  // [0] is "none"
+      auto* v = reply->add_drops();
+      v->set_name(std::string(kDropReasonNames[i]));
+      v->set_value(drops.count[i]);
+    }
+    for (const auto& itf : gw_.interfaces()) {
+      rte_eth_stats st{};
+      rte_eth_stats_get(itf.port_id, &st);
+      auto* p = reply->add_ports();
+      p->set_name(itf.name);
+      p->set_port_id(itf.port_id);
+      p->set_rx_packets(st.ipackets);
+      p->set_tx_packets(st.opackets);
+      p->set_rx_bytes(st.ibytes);
+      p->set_tx_bytes(st.obytes);
+      p->set_rx_missed(st.imissed);
+      p->set_rx_errors(st.ierrors);
+      p->set_tx_errors(st.oerrors);
+    }
+    reply->set_uptime_s(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    return grpc::Status::OK;
+  }
+
+  // Records are read without the table's writer lock: the hot fields are
+  // atomics, the slow-path ones are loaded relaxed. A record freed and
+  // reused while it is being read can show a mix of both connections; the
+  // next call is right again (this thread is no RCU reader).
+  grpc::Status ListConnections(grpc::ServerContext*, const v1::ListConnectionsRequest*,
+                               v1::ListConnectionsReply* reply) override {
+    ctcp::ConnectionTable& table = gw_.connections();
+    reply->set_capacity(table.capacity());
+    table.for_each([&](ctcp::ConnId id, ctcp::Connection& c) {
+      auto* out = reply->add_connections();
+      out->set_id(id);
+      const ctcp::FlowKey key = c.key;
+      out->set_local_address(key.local.to_string());
+      out->set_local_port(key.local_port);
+      out->set_peer_address(key.peer.to_string());
+      out->set_peer_port(key.peer_port);
+      if (const auto* itf = gw_.interface(c.port_id)) out->set_port(itf->name);
+      out->set_state(to_proto(c.state.load(std::memory_order_acquire)));
+      out->set_we_initiated(c.we_initiated);
+      out->set_installed(c.installed);
+      out->set_tx_packets(c.tx_packets.load(std::memory_order_relaxed));
+      out->set_rx_packets(c.rx_packets.load(std::memory_order_relaxed));
+      for (const auto& ike : c.ike) {
+        uint64_t spi = load_relaxed(ike.initiator);
+        if (spi != 0) out->add_ike_initiator_spis(spi);
+      }
+      out->set_esp_spi_count(load_relaxed(c.esp_sa_count));
+      out->set_send_next(c.snd_nxt.load(std::memory_order_relaxed));
+      out->set_receive_next(c.rcv_nxt.load(std::memory_order_relaxed));
+    });
+    return grpc::Status::OK;
+  }
+
+ private:
+  pipeline::Gateway& gw_;
+  const DataplaneServer::Workers& workers_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace
+
+struct DataplaneServer::Impl {
+  std::string path;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<grpc::Server> server;
+  std::once_flag shut;
+};
+
+Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
+    const std::string& unix_socket, pipeline::Gateway& gateway, const Workers& workers,
+    std::chrono::steady_clock::time_point started) {
+  const std::string where = "rpc.unix_socket \"" + unix_socket + "\": ";
+  if (unix_socket.empty()) return Status::error(where + "empty path");
+  if (unix_socket.size() >= sizeof(sockaddr_un::sun_path))
+    return Status::error(where + "longer than " +
+                         std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+  struct stat st {};
+  if (lstat(unix_socket.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
+    if (unlink(unix_socket.c_str()) != 0)
+      return Status::error(where + "cannot remove the stale socket: " + std::strerror(errno));
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = unix_socket;
+  impl->service = std::make_unique<Service>(gateway, workers, started);
+  grpc::EnableDefaultHealthCheckService(true);
+#ifdef TCPSEC_GRPC_REFLECTION
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+#endif
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(impl->service.get());
+  // A few threads are plenty for an operator's and a control plane's calls.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
+  // The socket is created with mode 0660 from the start (umask), not opened
+  // wider and narrowed afterwards. Start-up is single-threaded here as far as
+  // file creation goes, so the process-wide umask is safe to switch.
+  mode_t old_mask = umask(0117);
+  impl->server = builder.BuildAndStart();
+  umask(old_mask);
+  if (!impl->server) return Status::error(where + "cannot listen (see gRPC's log above)");
+  if (chmod(unix_socket.c_str(), 0660) != 0) {
+    int err = errno;
+    impl->server->Shutdown();
+    return Status::error(where + "chmod 0660: " + std::strerror(err));
+  }
+  return std::unique_ptr<DataplaneServer>(new DataplaneServer(std::move(impl)));
+}
+
+DataplaneServer::DataplaneServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void DataplaneServer::shutdown() {
+  std::call_once(impl_->shut, [this] {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    impl_->server->Wait();
+    unlink(impl_->path.c_str());
+  });
+}
+
+DataplaneServer::~DataplaneServer() {
+  shutdown();
+}
+
+}  // namespace tcpsec::rpc
