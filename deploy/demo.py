@@ -11,12 +11,14 @@ counters of every box."""
 
 import os
 import struct
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 os.environ.setdefault("TCPSEC_DATAPLANE", os.path.join(HERE, "..", "build", "dataplane", "tcpsec-dataplane"))
+TCPSECCTL = os.environ.get("TCPSEC_TCPSECCTL", os.path.join(HERE, "..", "build", "cli", "tcpsecctl"))
 
 import tcpsec_e2e  # noqa: E402
 tcpsec_e2e.DATAPLANE = os.environ["TCPSEC_DATAPLANE"]
@@ -75,6 +77,11 @@ def main():
                     got[name] += 1
         print(f"ESP: {got['to gateway']}/{packets} reached the gateway host, "
               f"{got['to client']}/{packets} the client host in {time.time() - start:.1f} s")
+        print("\n-- live, from the running gateway: tcpsecctl connections / counters --")
+        sock = os.path.join(m.workdir, "gateway.sock")
+        for what in ("connections", "counters"):
+            out = subprocess.run([TCPSECCTL, "--socket", sock, what], capture_output=True, text=True)
+            print(out.stdout or out.stderr)
     print("\n-- middlebox (nftables) --")
     for k, v in m.nft.items():
         print(f"  {k:24} {v} packets")

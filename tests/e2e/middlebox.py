@@ -36,13 +36,14 @@ table ip tcpsec_nat {
 """
 
 
-def _config(prefix, public, local, pseudo_tcp, routes=""):
+def _config(prefix, public, local, pseudo_tcp, routes="", rpc=""):
     return f"""
 eal {{ file_prefix: "{prefix}" no_huge: true no_pci: true memory_mb: 512
        args: "--no-shconf" args: "--log-level=*:error" }}
 ports {{ name: "public" vdev: "net_af_packet0,iface=pub" role: PORT_ROLE_PUBLIC addresses: "{public}" }}
 ports {{ name: "local" vdev: "net_af_packet1,iface=loc" role: PORT_ROLE_LOCAL addresses: "{local}" }}
 {routes}
+{rpc}
 pseudo_tcp {{ {pseudo_tcp} }}
 workers {{ count: 1 idle_sleep_us: 100 }}
 """
@@ -83,7 +84,8 @@ class Middlebox:
             self.workdir, netns=ns["cgw"], name="client")
         self.gateway = Dataplane(_config(
             f"tcpsec-g{tag}", f"{GW_PUB}/24", "169.254.2.1/30",
-            'listeners { address: "0.0.0.0" ports: [443, 4500, 10000] }'),
+            'listeners { address: "0.0.0.0" ports: [443, 4500, 10000] }',
+            rpc=f'rpc {{ unix_socket: "{self.workdir}/gateway.sock" }}'),
             self.workdir, netns=ns["ggw"], name="gateway")
 
     def __enter__(self):
