@@ -2,32 +2,11 @@
 
 #include <span>
 
+#include "dataplane/sad/sa_params.h"
+
 namespace tcpsec::pipeline {
 
 namespace {
-
-crypto::Algorithm algorithm_of(v1::EspAlgorithm a) {
-  switch (a) {
-    case v1::ESP_ALGORITHM_AES_GCM_256:
-      return crypto::Algorithm::kAesGcm256;
-    case v1::ESP_ALGORITHM_CHACHA20_POLY1305:
-      return crypto::Algorithm::kChaCha20Poly1305;
-    case v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256:
-      return crypto::Algorithm::kAesCbc128HmacSha256;
-    case v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA256:
-      return crypto::Algorithm::kAesCbc256HmacSha256;
-    case v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA1:
-      return crypto::Algorithm::kAesCbc128HmacSha1;
-    case v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1:
-      return crypto::Algorithm::kAesCbc256HmacSha1;
-    case v1::ESP_ALGORITHM_NULL_HMAC_SHA256:
-      return crypto::Algorithm::kNullHmacSha256;
-    case v1::ESP_ALGORITHM_NULL_HMAC_SHA1:
-      return crypto::Algorithm::kNullHmacSha1;
-    default:
-      return crypto::Algorithm::kAesGcm128;
-  }
-}
 
 std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -63,7 +42,9 @@ Expected<std::unique_ptr<IpsecState>> IpsecState::create(const v1::DataplaneConf
     const v1::SecurityAssociation& sa = config.sas(i);
     std::string where = "sas[" + std::to_string(i) + "]";
     auto keys = std::make_unique<crypto::SaCrypto>();
-    if (auto s = keys->install(algorithm_of(sa.algorithm()), bytes_of(sa.encryption_key()),
+    auto algorithm = sad::esp_algorithm(sa.algorithm());
+    if (!algorithm) return Status::error(where + ".algorithm: not an ESP algorithm");
+    if (auto s = keys->install(algorithm->algorithm, bytes_of(sa.encryption_key()),
                                bytes_of(sa.integrity_key()));
         !s) {
       return Status::error(where + ": " + s.message());

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "dataplane/crypto/algorithm.h"
 #include "tcpsec/v1/ipsec.pb.h"
 
 namespace tcpsec::sad {
@@ -25,9 +26,13 @@ inline constexpr uint32_t kMaxLifetimeSeconds = 31536000;  // 365 days
 inline constexpr uint64_t kMaxPacketsWithoutEsn = 0xffffffffu;
 inline constexpr size_t kMaxNameLength = 64;  // SA and policy names
 
+// The configuration's name for an ESP transform and the dataplane's. The
+// wire properties (key, salt, IV, ICV lengths) come from crypto::kAlgorithms,
+// the one table of them.
 struct EspAlgorithmInfo {
   v1::EspAlgorithm id = v1::ESP_ALGORITHM_UNSPECIFIED;
-  const char* name = "";            // as in ipsec.proto, without the ESP_ALGORITHM_ prefix
+  const char* name = "";  // as in ipsec.proto, without the ESP_ALGORITHM_ prefix
+  crypto::Algorithm algorithm = crypto::Algorithm::kCount;
   uint8_t cipher_key_bytes = 0;     // the cipher key proper, 0 for NULL
   uint8_t salt_bytes = 0;           // appended to the cipher key (AEADs: 4)
   uint8_t integrity_key_bytes = 0;  // HMAC key, 0 for the AEADs
@@ -40,21 +45,30 @@ struct EspAlgorithmInfo {
   uint32_t encryption_key_bytes() const { return uint32_t{cipher_key_bytes} + salt_bytes; }
 };
 
+constexpr EspAlgorithmInfo esp_algorithm_info(v1::EspAlgorithm id, const char* name,
+                                              crypto::Algorithm a) {
+  const crypto::AlgorithmProperties& p = crypto::properties(a);
+  return {id,          name,         a,       p.key_length, p.salt_length, p.auth_key_length,
+          p.iv_length, p.icv_length, p.block, p.aead()};
+}
+
 inline constexpr EspAlgorithmInfo kEspAlgorithms[] = {
-    // id, name, key, salt, integrity key, IV, ICV, block, AEAD
-    {v1::ESP_ALGORITHM_AES_GCM_128, "AES_GCM_128", 16, 4, 0, 8, 16, 4, true},
-    {v1::ESP_ALGORITHM_AES_GCM_256, "AES_GCM_256", 32, 4, 0, 8, 16, 4, true},
-    {v1::ESP_ALGORITHM_CHACHA20_POLY1305, "CHACHA20_POLY1305", 32, 4, 0, 8, 16, 4, true},
-    {v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256, "AES_CBC_128_HMAC_SHA256", 16, 0, 32, 16, 16, 16,
-     false},
-    {v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA256, "AES_CBC_256_HMAC_SHA256", 32, 0, 32, 16, 16, 16,
-     false},
-    {v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA1, "AES_CBC_128_HMAC_SHA1", 16, 0, 20, 16, 12, 16,
-     false},
-    {v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1, "AES_CBC_256_HMAC_SHA1", 32, 0, 20, 16, 12, 16,
-     false},
-    {v1::ESP_ALGORITHM_NULL_HMAC_SHA256, "NULL_HMAC_SHA256", 0, 0, 32, 0, 16, 4, false},
-    {v1::ESP_ALGORITHM_NULL_HMAC_SHA1, "NULL_HMAC_SHA1", 0, 0, 20, 0, 12, 4, false},
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_GCM_128, "AES_GCM_128", crypto::Algorithm::kAesGcm128),
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_GCM_256, "AES_GCM_256", crypto::Algorithm::kAesGcm256),
+    esp_algorithm_info(v1::ESP_ALGORITHM_CHACHA20_POLY1305, "CHACHA20_POLY1305",
+                       crypto::Algorithm::kChaCha20Poly1305),
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256, "AES_CBC_128_HMAC_SHA256",
+                       crypto::Algorithm::kAesCbc128HmacSha256),
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA256, "AES_CBC_256_HMAC_SHA256",
+                       crypto::Algorithm::kAesCbc256HmacSha256),
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_CBC_128_HMAC_SHA1, "AES_CBC_128_HMAC_SHA1",
+                       crypto::Algorithm::kAesCbc128HmacSha1),
+    esp_algorithm_info(v1::ESP_ALGORITHM_AES_CBC_256_HMAC_SHA1, "AES_CBC_256_HMAC_SHA1",
+                       crypto::Algorithm::kAesCbc256HmacSha1),
+    esp_algorithm_info(v1::ESP_ALGORITHM_NULL_HMAC_SHA256, "NULL_HMAC_SHA256",
+                       crypto::Algorithm::kNullHmacSha256),
+    esp_algorithm_info(v1::ESP_ALGORITHM_NULL_HMAC_SHA1, "NULL_HMAC_SHA1",
+                       crypto::Algorithm::kNullHmacSha1),
 };
 
 // The entry for `id`, or nullopt for UNSPECIFIED and unknown values.
