@@ -120,18 +120,13 @@ void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInf
   // PMTU: what ESP and the outer transport add must still fit the egress
   // MTU; otherwise fragment the inner packet (IPv4 without DF) or tell the
   // source the size that fits.
-  net::RouteResult route;
-  const Interface* out = nullptr;
-  if (sa->peer.family != net::IpFamily::kNone && gw_.routes().lookup(sa->peer, route)) {
-    out = gw_.interface(route.port);
-  }
-  if (out) {
+  if (sa->egress_mtu != 0) {
     uint32_t added = esp::esp_overhead(sa->esp, info.packet_length) +
                      (sa->encap == OuterEncap::kUdp         ? net::kUdpHeaderLen
                       : sa->encap == OuterEncap::kPseudoTcp ? ctcp::kOverhead
                                                             : 0);
-    if (info.packet_length + added > out->mtu) {
-      uint16_t fits = static_cast<uint16_t>(out->mtu > added ? out->mtu - added : 0);
+    if (info.packet_length + added > sa->egress_mtu) {
+      uint16_t fits = static_cast<uint16_t>(sa->egress_mtu > added ? sa->egress_mtu - added : 0);
       auto view = net::mbuf_view(m);
       bool df = info.family == net::IpFamily::kV6 || (net::load_be16(view.data() + 6) & 0x4000);
       if (df) {

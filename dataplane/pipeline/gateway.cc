@@ -66,6 +66,15 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
   for (const auto& i : g->interfaces_) {
     if (i.role == PortRole::kLocal) g->local_ = &i;
     for (const auto& p : i.addresses) {
+      if (p.address.is_v4()) {
+        uint32_t a;
+        std::memcpy(&a, p.address.bytes.data(), 4);
+        g->own4_.emplace_back(a, &i);
+      } else {
+        std::array<uint64_t, 2> a;
+        std::memcpy(a.data(), p.address.bytes.data(), 16);
+        g->own6_.emplace_back(a, &i);
+      }
       // Connected route for the interface's subnet.
       net::IpPrefix subnet = p;
       if (auto s = g->routes_.add(subnet, net::IpAddress{}, i.port_id); !s) {
@@ -146,6 +155,14 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
     auto ipsec = IpsecState::create(config, readers);
     if (!ipsec) return ipsec.status();
     g->ipsec_ = std::move(*ipsec);
+    // Routes are fixed at start: each outbound SA's egress MTU is known now,
+    // so the packet path need not look it up.
+    g->ipsec_->for_each_outbound([&](OutboundSa& sa) {
+      net::RouteResult route;
+      if (sa.peer.family != net::IpFamily::kNone && g->routes_.lookup(sa.peer, route)) {
+        if (const Interface* out = g->interface(route.port)) sa.egress_mtu = out->mtu;
+      }
+    });
   }
   for (unsigned w = 0; w < readers; ++w) {
     std::string name = "handoff" + std::to_string(w);

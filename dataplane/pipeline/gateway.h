@@ -5,7 +5,9 @@
 
 #include <rte_mempool.h>
 
+#include <array>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -99,6 +101,24 @@ class Gateway {
   const Interface* local_interface() const { return local_; }
   // The port that owns `address`, if it is one of ours.
   const Interface* owner_of(const net::IpAddress& address) const;
+  // The same for a destination read straight from a header (the per-packet
+  // check): integer compares over a flat list, no IpAddress built.
+  const Interface* owner_of_v4(const uint8_t* address) const {
+    uint32_t a;
+    std::memcpy(&a, address, 4);
+    for (const auto& [key, itf] : own4_) {
+      if (key == a) return itf;
+    }
+    return nullptr;
+  }
+  const Interface* owner_of_v6(const uint8_t* address) const {
+    uint64_t a[2];
+    std::memcpy(a, address, 16);
+    for (const auto& [key, itf] : own6_) {
+      if (key[0] == a[0] && key[1] == a[1]) return itf;
+    }
+    return nullptr;
+  }
   bool is_listener(const net::IpAddress& local, uint16_t port) const;
   const TcpPeer* tcp_peer(const net::IpAddress& peer) const;
   // Configured routes' next hops: resolved ahead of traffic so the first
@@ -144,6 +164,8 @@ class Gateway {
   const Interface* local_ = nullptr;
   std::vector<Listener> listeners_;
   std::vector<TcpPeer> peers_;
+  std::vector<std::pair<uint32_t, const Interface*>> own4_;
+  std::vector<std::pair<std::array<uint64_t, 2>, const Interface*>> own6_;
   std::vector<std::pair<uint16_t, net::IpAddress>> next_hops_;
   CtcpSettings ctcp_;
   std::unique_ptr<ctcp::ConnectionTable> connections_;

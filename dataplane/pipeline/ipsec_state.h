@@ -33,6 +33,7 @@ struct OutboundSa {
   net::IpAddress local;  // tunnel endpoints
   net::IpAddress peer;
   unsigned owner = 0;
+  uint16_t egress_mtu = 0;  // of the port towards `peer`; 0: unknown (no PMTU check)
 };
 
 struct InboundSa {
@@ -61,6 +62,10 @@ class IpsecState {
     return it == out_index_.end() ? nullptr : out_[it->second].get();
   }
   const spd::Spd& spd() const { return *spd_->current(); }
+  template <typename F>
+  void for_each_outbound(F&& f) {
+    for (auto& sa : out_) f(*sa);
+  }
 
   Status register_reader(unsigned id);
   void quiescent(unsigned id);

@@ -154,7 +154,7 @@ void Worker::handle_ipv4(const Interface& in, rte_mbuf* m) {
   if (r != DropReason::kNone) return drop(m, r);
   if (m->data_len > info.packet_length) rte_pktmbuf_trim(m, m->data_len - info.packet_length);
   if (in.role == PortRole::kLocal) return local_input(m);
-  const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
+  const Interface* owner = gw_.owner_of_v4(view.data() + 16);
   if (!owner) {
     if (in.role == PortRole::kProtected) return protected_input(m, info);
     return drop(m, DropReason::kIpNotForUs);
@@ -208,7 +208,7 @@ void Worker::handle_ipv6(const Interface& in, rte_mbuf* m) {
     }
     return local_input(m);
   }
-  const Interface* owner = gw_.owner_of(net::ip_destination(view.bytes(), info));
+  const Interface* owner = gw_.owner_of_v6(view.data() + 24);
   if (!owner) {
     if (in.role == PortRole::kProtected) return protected_input(m, info);
     return drop(m, DropReason::kIpNotForUs);
