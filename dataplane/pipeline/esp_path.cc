@@ -222,7 +222,7 @@ void Worker::esp_out_flush() {
 void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
   switch (sa.encap) {
     case OuterEncap::kPlain:
-      return send_l3(m);
+      return sa.has_route ? send_l3_via(m, sa.route) : send_l3(m);
     case OuterEncap::kUdp: {
       auto view = net::mbuf_view(m);
       net::IpPacketInfo info;
@@ -232,7 +232,7 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
       DropReason r = net::udp_encapsulate(view, info, sa.local_port, sa.peer_port);
       if (r != DropReason::kNone) return drop(m, r);
       net::mbuf_commit(m, view);
-      return send_l3(m);
+      return sa.has_route ? send_l3_via(m, sa.route) : send_l3(m);
     }
     case OuterEncap::kPseudoTcp: {
       auto& table = gw_.connections();

@@ -161,6 +161,8 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
       net::RouteResult route;
       if (sa.peer.family != net::IpFamily::kNone && g->routes_.lookup(sa.peer, route)) {
         if (const Interface* out = g->interface(route.port)) sa.egress_mtu = out->mtu;
+        sa.route = route;
+        sa.has_route = true;
       }
     });
   }

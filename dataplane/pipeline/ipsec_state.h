@@ -15,6 +15,7 @@
 #include "dataplane/crypto/sa_crypto.h"
 #include "dataplane/esp/esp_sa.h"
 #include "dataplane/net/ip_address.h"
+#include "dataplane/net/route_table.h"
 #include "dataplane/sad/sa_table.h"
 #include "dataplane/spd/policy.h"
 #include "dataplane/spd/spd.h"
@@ -34,6 +35,8 @@ struct OutboundSa {
   net::IpAddress peer;
   unsigned owner = 0;
   uint16_t egress_mtu = 0;  // of the port towards `peer`; 0: unknown (no PMTU check)
+  bool has_route = false;   // `route` towards `peer`, fixed at start like the routes
+  net::RouteResult route;
 };
 
 struct InboundSa {

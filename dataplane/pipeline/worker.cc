@@ -280,6 +280,12 @@ void Worker::send_l3(rte_mbuf* m) {
       v4 ? net::IpAddress::v4(view.data() + 16) : net::IpAddress::v6(view.data() + 24);
   net::RouteResult route;
   if (!gw_.routes().lookup(dst, route)) return drop(m, DropReason::kNoRoute);
+  send_l3_via(m, route);
+}
+
+void Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
+  auto view = net::mbuf_view(m);
+  bool v4 = (view.data()[0] >> 4) == 4;
   const Interface* out = gw_.interface(route.port);
   net::MacAddress mac;
   if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {

@@ -100,6 +100,7 @@ class Worker {
   // Output helpers.
   void send_control(const ctcp::ControlSegment& s);
   void send_l3(rte_mbuf* m);  // route, resolve, add Ethernet, enqueue
+  void send_l3_via(rte_mbuf* m, const net::RouteResult& route);  // route already known
   void punt_to_local(rte_mbuf* m);
   void send_packet_too_big(rte_mbuf* offending, uint16_t mtu);
   void solicit(const Interface& out, const net::IpAddress& next_hop);
