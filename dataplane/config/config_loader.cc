@@ -293,10 +293,24 @@ class Validator {
     if (auto s = pseudo_tcp(); !s) return s;
     if (auto s = workers(); !s) return s;
     if (auto s = sas(); !s) return s;
-    return policies();
+    if (auto s = policies(); !s) return s;
+    return rpc();
   }
 
  private:
+  Status rpc() {
+    const std::string& path = c_.rpc().unix_socket();
+    if (path.empty()) return Status::ok();
+    // sockaddr_un holds 108 bytes with the terminating NUL.
+    if (path.size() > 107) {
+      return fail("rpc.unix_socket", "is " + std::to_string(path.size()) +
+                                         " bytes, a unix socket path holds at most 107");
+    }
+    if (path.find('\0') != std::string::npos) return fail("rpc.unix_socket", "holds a NUL byte");
+    if (path.back() == '/') return fail("rpc.unix_socket", "names a directory, not a socket file");
+    return Status::ok();
+  }
+
   Status eal() {
     const auto& e = c_.eal();
     for (int i = 0; i < e.args_size(); ++i) {

@@ -1469,3 +1469,23 @@ TEST(IpsecParseTest, TextFormatSasAndPolicies) {
 
 }  // namespace
 }  // namespace tcpsec::config
+
+namespace tcpsec::config {
+namespace {
+
+TEST(ValidateTest, RpcSocket) {
+  run_cases({
+      {"too long", [](auto& c) { c.mutable_rpc()->set_unix_socket("/" + std::string(107, 'a')); },
+       "rpc.unix_socket: is 108 bytes, a unix socket path holds at most 107", false},
+      {"directory", [](auto& c) { c.mutable_rpc()->set_unix_socket("/run/tcpsec/"); },
+       "rpc.unix_socket: names a directory, not a socket file", false},
+      {"NUL", [](auto& c) { c.mutable_rpc()->set_unix_socket(std::string("/run/a\0b", 8)); },
+       "rpc.unix_socket: holds a NUL byte", false},
+  });
+  v1::DataplaneConfig c = valid();
+  c.mutable_rpc()->set_unix_socket("/" + std::string(106, 'a'));  // exactly 107 bytes
+  EXPECT_TRUE(validate_dataplane_config(c).is_ok());
+}
+
+}  // namespace
+}  // namespace tcpsec::config
