@@ -89,8 +89,13 @@ class Middlebox:
             self.workdir, netns=ns["ggw"], name="gateway")
 
     def __enter__(self):
-        self.gateway.start()
-        self.client.start()
+        # A failed start must not leak namespaces: __exit__ is not called then.
+        try:
+            self.gateway.start()
+            self.client.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def send_plain_udp_ike(self):

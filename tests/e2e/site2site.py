@@ -77,8 +77,13 @@ class SiteToSite:
                                    KEY_BA, KEY_AB, encap, "server", workers), self.workdir, netns=ns["dpB"], name="b")
 
     def __enter__(self):
-        self.b.start()
-        self.a.start()
+        # A failed start must not leak namespaces: __exit__ is not called then.
+        try:
+            self.b.start()
+            self.a.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc):

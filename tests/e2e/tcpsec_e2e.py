@@ -129,7 +129,10 @@ class Dataplane:
             return f.read()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        """Stops the dataplane; returns its final counters (None if it never ran)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
@@ -137,6 +140,8 @@ class Dataplane:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if not os.path.exists(self.counters_path):
+            return None  # it failed before reporting; its log says why
         with open(self.counters_path) as f:
             self.counters = json.load(f)
         return self.counters

@@ -75,7 +75,12 @@ class Topology:
         self.dp = Dataplane(config(f"tcpsec-{tag}", extra_pseudo_tcp, workers), self.workdir, netns=self.gw)
 
     def __enter__(self):
-        self.dp.start()
+        # A failed start must not leak namespaces: __exit__ is not called then.
+        try:
+            self.dp.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc):
