@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev
   tshark python3-scapy python3-pytest nftables iproute2 tcpdump netcat-openbsd ethtool iputils-ping
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
+  libstrongswan-standard-plugins strongswan-pki
   clang-format
 )
 
