@@ -356,3 +356,32 @@ def test_saved_ikev2_psk_ecp256_vectors_decrypt():
         first = raw[28]
         assert first == (35 if init else 36)
         assert plain[8:].startswith((v["id_i"] if init else v["id_r"]).encode())
+
+    # Key derivation (RFC 7296 2.13/2.14) with PRF_HMAC_SHA2_256 from the
+    # nonces, SPIs and g^ir reproduces every SK_* charon logged.
+    def prf(key, data):
+        h = hmac.HMAC(key, hashes.SHA256())
+        h.update(data)
+        return h.finalize()
+
+    ni, nr = bytes.fromhex(v["nonce_i"]), bytes.fromhex(v["nonce_r"])
+    skeyseed = prf(ni + nr, bytes.fromhex(v["g_ir"]))
+    assert skeyseed.hex() == v["skeyseed"]
+    seed = ni + nr + bytes.fromhex(v["spi_i"] + v["spi_r"])
+    stream, t = b"", b""
+    for i in range(1, 8):
+        t = prf(skeyseed, t + seed + bytes([i]))
+        stream += t
+    for name, size in (("sk_d", 32), ("sk_ai", 32), ("sk_ar", 32), ("sk_ei", 16),
+                       ("sk_er", 16), ("sk_pi", 32), ("sk_pr", 32)):
+        assert stream[:size] == keys[name], name
+        stream = stream[size:]
+    # PSK AUTH of the initiator (RFC 7296 2.15): prf(prf(PSK, "Key Pad for
+    # IKEv2"), IKE_SA_INIT request | Nr | prf(SK_pi, IDi')).
+    init_req = bytes.fromhex(v["messages"][0]["ike_hex"])
+    first_plain = bytes.fromhex(msgs[0]["decrypted_hex"])    # IDi is the first payload
+    idi = first_plain[4:int.from_bytes(first_plain[2:4], "big")]   # ID type, 3 reserved, ID
+    assert idi[4:] == v["id_i"].encode()
+    octets = init_req + nr + prf(keys["sk_pi"], idi)
+    auth = prf(prf(v["psk"].encode(), b"Key Pad for IKEv2"), octets)
+    assert auth.hex() == v["auth_i"]
