@@ -228,6 +228,38 @@ def test_raw_esp_without_encap(sites):
         assert wire["esp"] >= 6 and encap == "no", wire
 
 
+LIBIPSEC_REFUSALS = {
+    "transport": "IPsec SA: unsupported mode",
+    "esn": "IPsec SA: ESN not supported",
+}
+
+
+@pytest.mark.parametrize("feature", ["transport", "esn"])
+def test_transport_mode_and_esn(sites, feature):
+    """Host-to-host transport mode, and ESP with extended sequence numbers."""
+    if feature == "transport":
+        ends = dict(local_ts="dynamic", remote_ts="dynamic")
+        ca, cb = conns(mode="transport", a=ends, b=ends)
+        src, dst = A_OUT, B_OUT
+    else:
+        ca, cb = conns(esp_proposals="aes128-sha256-esn")
+        src, dst = A_LAN, B_LAN
+    opts = {"plugins": {"kernel-libipsec": {"allow_peer_ts": True}}}
+    B = ss.Charon(sites.b, [cb], name="b", options=opts)
+    A = ss.Charon(sites.a, [ca], name="a", options=opts)
+    with B, A:
+        res = A.initiate("net", check=False)
+        refusal = LIBIPSEC_REFUSALS[feature]
+        if res.returncode != 0 and refusal in B.log():
+            assert re.search(r"generating IKE_AUTH response 1 \[ IDr AUTH .*N\(NO_PROP\)", B.log())
+            assert not any(sa.get("child-sas") for sa in A.list_sas().values())
+            pytest.skip(f"kernel-libipsec (strongSwan 5.9.8) refuses it: charon logs "
+                        f"'{refusal}' / 'failed to create SAD entry' and answers "
+                        "IKE_AUTH with NO_PROPOSAL_CHOSEN")
+        assert res.returncode == 0, res.stdout
+        assert ping(sites.a, src, dst, count=2, interval=0.1) == (2, 2)
+
+
 def test_child_and_ike_rekey_under_ping_flow_lose_nothing(sites):
     ca, cb = conns()
     B, A = up(sites, ca, cb)
@@ -243,6 +275,7 @@ def test_child_and_ike_rekey_under_ping_flow_lose_nothing(sites):
         time.sleep(0.5)
         # Responder-initiated child rekey too.
         B.rekey(child="net")
+        assert flow.poll() is None, "the ping flow ended before the rekeys did"
         sent, received = finish_ping(flow)
         assert (sent, received) == (count, count), (sent, received)
         assert old_child != new_child and old_ike != new_ike
