@@ -21,7 +21,8 @@ import hmac
 import struct
 import sys
 
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, utils, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
@@ -188,6 +189,27 @@ def sk_protect(encr, bits, integ, sk_e, sk_a, iv, inner, pad_len=None, pad_byte=
     return prefix + aad + iv + sealed, prefix + aad
 
 
+# --- RFC 7427 AlgorithmIdentifier, DER-encoded from the OID --------------
+
+def der_tlv(tag, content):
+    assert len(content) < 128
+    return bytes([tag, len(content)]) + content
+
+
+def algorithm_identifier(oid, null_parameters):
+    arcs = [int(a) for a in oid.split('.')]
+    body = bytes([40 * arcs[0] + arcs[1]])
+    for a in arcs[2:]:
+        chunk = [a & 0x7f]
+        a >>= 7
+        while a:
+            chunk.insert(0, 0x80 | (a & 0x7f))
+            a >>= 7
+        body += bytes(chunk)
+    content = der_tlv(0x06, body) + (b'\x05\x00' if null_parameters else b'')
+    return der_tlv(0x30, content)
+
+
 # --- output ----------------------------------------------------------------
 
 out = []
@@ -328,6 +350,24 @@ inline const ChildSaVector kChildSaVectors[] = {''')
         auth = prf(h, prf(h, psk, b'Key Pad for IKEv2'), octets)
         arr('k_%s_auth_octets' % name, octets)
         arr('k_%s_auth' % name, auth)
+    out.append('')
+
+    # Signature AUTH data over cbc256_sha256's initiator octets, for the C++
+    # side to verify. ECDSA signatures are randomized, so these bytes change
+    # on every run; the keys do not.
+    octets = real_msg1 + NR + prf(hashlib.sha256, all_keys['cbc256_sha256']['sk_pi'], idi_body)
+    for curve, size, label in ((ec.SECP256R1(), 32, 'P256'), (ec.SECP384R1(), 48, 'P384')):
+        key = ec.derive_private_key(int.from_bytes(det('signer ' + label, size), 'big') % (2 ** (8 * size - 2)), curve)
+        nums = key.public_key().public_numbers()
+        arr('kSig%sPublic' % label, b'\x04' + nums.x.to_bytes(size, 'big') + nums.y.to_bytes(size, 'big'))
+        h = hashes.SHA256() if size == 32 else hashes.SHA384()
+        der = key.sign(octets, ec.ECDSA(h))
+        r, s_ = utils.decode_dss_signature(der)
+        # Methods 9 / 10 (RFC 4754): r | s, each the size of the group order.
+        arr('kSig%sRaw' % label, r.to_bytes(size, 'big') + s_.to_bytes(size, 'big'))
+        # Method 14 (RFC 7427): length | AlgorithmIdentifier | DER signature.
+        algid = algorithm_identifier('1.2.840.10045.4.3.2' if size == 32 else '1.2.840.10045.4.3.3', False)
+        arr('kSig%sMethod14' % label, bytes([len(algid)]) + algid + der)
     out.append('')
 
     # SK payloads protected with fixed IVs; minimal zero padding (what the
