@@ -19,7 +19,7 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
 fi
 build=${TCPSEC_FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${TCPSEC_FUZZ_JOBS:-$(nproc)}
-fuzzers=(ip_parse_fuzz ctcp_decap_fuzz net_parse_fuzz config_fuzz)
+fuzzers=(ip_parse_fuzz ctcp_decap_fuzz net_parse_fuzz config_fuzz ike_message_fuzz)
 start=$(date +%s)
 
 # Configure (fuzz targets only: no tests, benchmarks or runtime) and build.
@@ -52,6 +52,8 @@ tests/fuzz/seeds_from_vectors.py "$tmp/seeds-ctcp" ctcp >/dev/null
 tests/fuzz/seeds_from_vectors.py "$tmp/seeds-net" net >/dev/null
 mkdir -p "$tmp/seeds-config"
 cp config/* "$tmp/seeds-config/"
+mkdir -p "$tmp/seeds-ike"
+cp tests/controlplane/message/vectors/seeds/*.bin "$tmp/seeds-ike/"
 artifacts=$(realpath -m "$build")/fuzz-artifacts
 
 seeds_of() {
@@ -60,6 +62,7 @@ seeds_of() {
     ctcp_decap_fuzz) echo "$tmp/seeds-ctcp" ;;
     net_parse_fuzz) echo "$tmp/seeds-net" ;;
     config_fuzz) echo "$tmp/seeds-config" ;;
+    ike_message_fuzz) echo "$tmp/seeds-ike" ;;
     *) ;;  # esp_inbound_fuzz: byte 0 picks the SA, no vectors fit; from scratch
   esac
 }
