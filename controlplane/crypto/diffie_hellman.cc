@@ -6,6 +6,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <string>
 
 #include "controlplane/crypto/openssl_util.h"

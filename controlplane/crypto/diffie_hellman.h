@@ -9,6 +9,10 @@
 //   ECP:  public value x | y, each padded to the field size, without the
 //         0x04 point-format octet (RFC 5903 7); shared secret x only (5903 7).
 //   X25519: 32-byte public value and shared secret (RFC 8031 2, 2.3).
+//
+// MODP private exponents have OpenSSL's default length for the named group
+// (about 224 bits for modp_2048: twice the group's 112-bit strength, as
+// NIST SP 800-56A allows), not the full 2048 bits.
 #pragma once
 
 #include <cstddef>

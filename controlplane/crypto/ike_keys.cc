@@ -1,5 +1,6 @@
 #include "controlplane/crypto/ike_keys.h"
 
+#include <cstddef>
 #include <string>
 
 #include "controlplane/crypto/prf.h"
