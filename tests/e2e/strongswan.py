@@ -8,9 +8,19 @@ dir and swanctl talks to it with --uri unix://...
 
 ESP is done in userspace by kernel-libipsec through a TUN device (ipsec0 in the
 charon's namespace); charon installs routes to the remote traffic selectors via
-ipsec0 in routing table 220. In strongSwan 5.9.8 libipsec supports ONLY
-UDP-encapsulated ESP, so charon fakes a NAT (NAT_DETECTION_SOURCE_IP) and ESP
-always travels in UDP 4500, whatever `encap` says.
+ipsec0 in routing table 220 (src = a local address inside the local TS, so the
+namespace needs one, e.g. on lo). strongSwan 5.9.8's libipsec supports ONLY
+UDP-encapsulated ESP, so charon fakes a NAT (a bogus NAT_DETECTION_SOURCE_IP,
+as initiator and as responder), moves IKE to port 4500 after IKE_SA_INIT,
+sends NAT keepalives (0xff on 4500) and ESP always travels in UDP 4500,
+whatever `encap` says. libipsec also refuses transport mode ("IPsec SA:
+unsupported mode") and ESN ("IPsec SA: ESN not supported"): the CHILD_SA then
+fails with NO_PROPOSAL_CHOSEN.
+
+SA state comes from `swanctl --list-sas --raw` (vici's message, one line),
+parsed by parse_raw() into dicts of strings (see Charon.list_sas()).
+charon and tcpdump get PR_SET_PDEATHSIG, so a killed test process takes them
+along (its namespaces and temp dirs do stay behind after a SIGKILL).
 
     ca = pki.CA(tmp)
     a_conn = connection("site", local_addrs="10.0.0.1", remote_addrs="10.0.0.2",
