@@ -11,9 +11,9 @@ charon's namespace); charon installs routes to the remote traffic selectors via
 ipsec0 in routing table 220 (src = a local address inside the local TS, so the
 namespace needs one, e.g. on lo). strongSwan 5.9.8's libipsec supports ONLY
 UDP-encapsulated ESP, so charon fakes a NAT (a bogus NAT_DETECTION_SOURCE_IP,
-as initiator and as responder), moves IKE to port 4500 after IKE_SA_INIT,
-sends NAT keepalives (0xff on 4500) and ESP always travels in UDP 4500,
-whatever `encap` says. libipsec also refuses transport mode ("IPsec SA:
+as initiator and as responder; both then list nat-remote=yes, neither
+nat-local, so no NAT keepalives are sent), moves IKE to port 4500 after
+IKE_SA_INIT, and ESP always travels in UDP 4500, whatever `encap` says. libipsec also refuses transport mode ("IPsec SA:
 unsupported mode") and ESN ("IPsec SA: ESN not supported"): the CHILD_SA then
 fails with NO_PROPOSAL_CHOSEN.
 
