@@ -15,7 +15,6 @@ Each run makes new keys, nonces and SPIs: rerun only to replace the set.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
