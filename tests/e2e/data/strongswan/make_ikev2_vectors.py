@@ -78,7 +78,7 @@ def main():
                 A.initiate("net")
                 B.wait_established(child="net")
                 time.sleep(0.3)
-            a_log, b_log = A.log(), B.log()
+            a_log = A.log()
             frames = []
             for p in cap.packets():
                 data = bytes(p[UDP].payload)
