@@ -20,6 +20,7 @@
 #include "dataplane/pipeline/worker.h"
 #include "dataplane/port/port_setup.h"
 #include "dataplane/rpc/dataplane_service.h"
+#include "dataplane/rpc/event_source.h"
 
 namespace {
 
@@ -230,6 +231,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   tcpsec::pipeline::Gateway& gw = **gateway;
+  // The configuration's SAs, policies and connections, through the same
+  // all-or-nothing path as the control plane's changes.
+  auto store = std::make_unique<tcpsec::pipeline::StateStore>(gw);
+  if (auto s = store->load(config); !s) {
+    std::fprintf(stderr, "tcpsec-dataplane: %s\n", s.message().c_str());
+    return 1;
+  }
 
   // RX queues go round-robin to the workers; worker i transmits on queue i.
   std::vector<tcpsec::pipeline::WorkerOptions> wopts(n_workers);
@@ -266,7 +274,7 @@ int main(int argc, char** argv) {
   const std::string rpc_socket =
       opt.rpc_socket.empty() ? config.rpc().unix_socket() : opt.rpc_socket;
   if (!rpc_socket.empty()) {
-    auto server = tcpsec::rpc::DataplaneServer::start(rpc_socket, gw, workers, launched);
+    auto server = tcpsec::rpc::DataplaneServer::start(rpc_socket, gw, *store, workers, launched);
     if (server) {
       rpc_server = std::move(*server);
       std::printf("tcpsec-dataplane: rpc on unix:%s\n", rpc_socket.c_str());
@@ -279,8 +287,16 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   auto start = std::chrono::steady_clock::now();
+  const uint64_t launched_tsc =
+      rte_rdtsc() - static_cast<uint64_t>(std::chrono::duration<double>(start - launched).count() *
+                                          static_cast<double>(gw.tsc_hz()));
   while (rc == 0 && !g_signalled.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Connection events and SA lifetimes: logged, and to WatchEvents.
+    for (const auto& e : tcpsec::rpc::collect_events(gw, *store, launched_tsc)) {
+      std::fprintf(stderr, "%s\n", tcpsec::rpc::describe_event(e).c_str());
+      if (rpc_server) rpc_server->publish(e);
+    }
     if (opt.duration_s > 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::duration<double>(opt.duration_s)) {
       break;
@@ -295,6 +311,7 @@ int main(int argc, char** argv) {
   report(workers, gw, elapsed_s, opt.counters_json);
   workers.clear();
   for (const auto& itf : gw.interfaces()) tcpsec::port::stop_port(itf.port_id);
+  store.reset();
   gateway = tcpsec::Status::error("shut down");  // destroy tables before the EAL goes
   rte_eal_cleanup();
   return rc;

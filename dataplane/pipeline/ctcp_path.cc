@@ -100,7 +100,7 @@ void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
     if (!ok) return drop(m, DropReason::kTcpRstOutOfWindow);
     counters_.add(Counter::kCtcpRstReceived);
     rte_pktmbuf_free(m);
-    return ctcp_close(id, c, false);
+    return ctcp_close(id, c, false, CloseReason::kReset);
   }
 
   switch (state) {
@@ -148,7 +148,7 @@ void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
   if (seg.flags & tf::kFin) {
     counters_.add(Counter::kCtcpFinAnsweredWithRst);
     rte_pktmbuf_free(m);
-    return ctcp_close(id, c, true);
+    return ctcp_close(id, c, true, CloseReason::kFin);
   }
   c.last_rx_tsc.store(now, std::memory_order_relaxed);
   if (seg.payload_length == 0) {
@@ -179,6 +179,7 @@ void Worker::ctcp_data(ConnId id, Connection& c, rte_mbuf* m, const ctcp::TcpSeg
   if (res.proto == ctcp::InnerProto::kIke) {
     counters_.add(Counter::kCtcpDecapIke);
     learn_ike(id, c, m);
+    return punt_ike(m, IkeTransport::kPseudoTcp, id);
   } else {
     counters_.add(Counter::kCtcpDecapEsp);
     IpsecState* ips = gw_.ipsec();
@@ -262,13 +263,29 @@ void Worker::ctcp_establish(ConnId id, Connection& c, uint64_t now) {
   c.last_ack_sent.store(c.rcv_nxt.load(std::memory_order_relaxed), std::memory_order_relaxed);
   counters_.add(Counter::kCtcpEstablished);
   gw_.note_established(c.key, id);
+  post_connection_event(ControlEventType::kConnectionEstablished, c, CloseReason::kNone);
   for (rte_mbuf* m : gw_.held().take(id)) ctcp_output(id, c, m);
 }
 
-void Worker::ctcp_close(ConnId id, Connection& c, bool send_rst) {
+void Worker::post_connection_event(ControlEventType type, const Connection& c, CloseReason reason) {
+  ControlEvent e;
+  e.type = type;
+  e.reason = reason;
+  e.tsc = rte_rdtsc();
+  e.local = c.key.local;
+  e.peer = c.key.peer;
+  e.local_port = c.key.local_port;
+  e.peer_port = c.key.peer_port;
+  gw_.control().post(e);
+}
+
+void Worker::ctcp_close(ConnId id, Connection& c, bool send_rst, CloseReason reason) {
   ConnState s = c.state.load(std::memory_order_acquire);
   if (s == ConnState::kClosing || s == ConnState::kFree) return;
   if (!c.state.compare_exchange_strong(s, ConnState::kClosing)) return;
+  // Handshake failures have their own event.
+  if (s == ConnState::kEstablished || reason == CloseReason::kDeleted)
+    post_connection_event(ControlEventType::kConnectionClosed, c, reason);
   if (send_rst) send_control(reply_to(c, tf::kRst | tf::kAck));
   gw_.held().drop(id);
   gw_.forget_connection(c.key, id);
@@ -311,9 +328,32 @@ void Worker::local_input(rte_mbuf* m) {
   ctcp_output(id, table.at(id), m);
 }
 
+void Worker::inject_ctcp(rte_mbuf* m, uint16_t remote_port) {
+  auto view = net::mbuf_view(m);
+  net::IpPacketInfo info;
+  if (net::parse_ip_packet(view.bytes(), info) != DropReason::kNone ||
+      info.proto != net::kProtoUdp || info.l4_length() < 8) {
+    return drop(m, DropReason::kIkeInjectBad);
+  }
+  const uint8_t* udp = view.data() + info.l3_length;
+  uint16_t off = ike_offset(udp, info.l4_length());
+  if (off == 0) return drop(m, DropReason::kIkeInjectBad);
+  net::IpAddress src = net::ip_source(view.bytes(), info);
+  net::IpAddress dst = net::ip_destination(view.bytes(), info);
+  uint64_t spi = net::load_be64(udp + off);
+  auto& table = gw_.connections();
+  ConnId id = table.lookup_ike(src, dst, spi);
+  if (id == kNoConn) id = ctcp_open(src, dst, spi, 0, remote_port);
+  if (id == kNoConn) return drop(m, DropReason::kEncapNoConnection);
+  ctcp_output(id, table.at(id), m);
+}
+
 ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi,
-                         uint32_t esp_spi) {
-  const TcpPeer* p = gw_.tcp_peer(peer);
+                         uint32_t esp_spi, uint16_t remote_port) {
+  std::optional<TcpPeer> p = gw_.tcp_peer(peer);
+  if (remote_port != 0) {
+    if (!p || p->remote_port != remote_port) p = TcpPeer{peer, remote_port, 0};
+  }
   if (!p) return kNoConn;
   auto& table = gw_.connections();
   const CtcpSettings& cs = gw_.ctcp();
@@ -440,11 +480,9 @@ bool Worker::handshake_timer(ConnId id, Connection& c, uint64_t now) {
     if (s == ConnState::kSynSent) {
       counters_.add(Counter::kCtcpHandshakeFailed);
       for (rte_mbuf* held : gw_.held().take(id)) drop(held, DropReason::kEncapHandshakeFailed);
-      std::fprintf(stderr, "event: handshake_failed local=%s:%u peer=%s:%u\n",
-                   c.key.local.to_string().c_str(), c.key.local_port,
-                   c.key.peer.to_string().c_str(), c.key.peer_port);
+      post_connection_event(ControlEventType::kHandshakeFailed, c, CloseReason::kHandshakeTimeout);
     }
-    ctcp_close(id, c, false);
+    ctcp_close(id, c, false, CloseReason::kHandshakeTimeout);
     return false;
   }
   if (s == ConnState::kSynSent &&
@@ -485,14 +523,14 @@ void Worker::run_timers(uint64_t now) {
     bool unmapped = c.ike[0].empty() && c.ike[1].empty() && c.esp_sa_count == 0;
     if (unmapped && now - c.state_tsc > cs.ike_grace_tsc) {
       counters_.add(Counter::kCtcpClosedGrace);
-      ctcp_close(id, c, true);
+      ctcp_close(id, c, true, CloseReason::kGrace);
       continue;
     }
     uint64_t last = std::max(c.last_rx_tsc.load(std::memory_order_relaxed),
                              c.last_tx_tsc.load(std::memory_order_relaxed));
     if (cs.idle_timeout_tsc != 0 && now - std::max(last, c.state_tsc) > cs.idle_timeout_tsc) {
       counters_.add(Counter::kCtcpClosedIdle);
-      ctcp_close(id, c, true);
+      ctcp_close(id, c, true, CloseReason::kIdle);
     }
   }
   table.reclaim();

@@ -253,11 +253,11 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
 void Worker::public_udp_input(rte_mbuf* m, net::IpPacketInfo& info) {
   auto view = net::mbuf_view(m);
   uint16_t dport = info.l4_length() >= 4 ? net::load_be16(view.data() + info.l3_length + 2) : 0;
-  if (dport == 500) return punt_to_local(m);  // IKE: the control plane's
+  if (dport == 500) return punt_ike(m, IkeTransport::kUdp, ctcp::kNoConn);
   if (dport != net::kNatTPort) return drop(m, DropReason::kIpUnsupportedProto);
   switch (net::classify_natt(view.bytes(), info)) {
     case net::NatTKind::kIke:
-      return punt_to_local(m);
+      return punt_ike(m, IkeTransport::kUdp, ctcp::kNoConn);
     case net::NatTKind::kKeepalive:
       counters_.add(Counter::kNatKeepalives);
       return drop(m, DropReason::kNatKeepalive);

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "dataplane/config/config_loader.h"
+
 namespace tcpsec::pipeline {
 
 const net::IpAddress* Interface::address(net::IpFamily family) const {
@@ -118,19 +120,8 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
   }
 
   const auto& pt = config.pseudo_tcp();
-  for (const auto& l : pt.listeners()) {
-    net::IpAddress addr;
-    auto parsed = net::IpAddress::parse(l.address());
-    if (parsed) addr = *parsed;
-    // 0.0.0.0 is every IPv4 address of ours, :: every IPv6 one.
-    for (uint32_t port : l.ports()) g->listeners_.push_back({addr, static_cast<uint16_t>(port)});
-  }
-  for (const auto& p : pt.peers()) {
-    auto addr = net::IpAddress::parse(p.address());
-    if (!addr) return Status::error("pseudo_tcp.peers.address: " + addr.error());
-    g->peers_.push_back(
-        {*addr, static_cast<uint16_t>(p.remote_port()), static_cast<uint16_t>(p.local_port())});
-  }
+  if (auto st = g->set_listeners(pt.listeners()); !st) return st;
+  if (auto st = g->set_tcp_peers(pt.peers()); !st) return st;
   uint64_t ms = g->tsc_hz_ / 1000;
   auto& c = g->ctcp_;
   c.handshake_timeout_tsc = pt.handshake_timeout_ms() * ms;
@@ -151,31 +142,23 @@ Expected<std::unique_ptr<Gateway>> Gateway::create(const v1::DataplaneConfig& co
   auto table = ctcp::ConnectionTable::create(opts);
   if (!table) return Status::error("connection table: " + table.error());
   g->connections_ = std::move(*table);
-  if (config.sas_size() > 0 || config.policies_size() > 0) {
-    auto ipsec = IpsecState::create(config, readers);
+  if (config.sas_size() > 0 || config.policies_size() > 0 || config.ipsec().enabled()) {
+    IpsecState::Options iopts;
+    iopts.max_sas = config.ipsec().max_sas() ? config.ipsec().max_sas() : 4096;
+    iopts.max_sas = std::max<uint32_t>(iopts.max_sas, static_cast<uint32_t>(config.sas_size()));
+    iopts.workers = readers;
+    auto ipsec = IpsecState::create(iopts);
     if (!ipsec) return ipsec.status();
     g->ipsec_ = std::move(*ipsec);
-    // Routes are fixed at start: each outbound SA's egress MTU is known now,
-    // so the packet path need not look it up.
-    g->ipsec_->for_each_outbound([&](OutboundSa& sa) {
-      net::RouteResult route;
-      if (sa.peer.family != net::IpFamily::kNone && g->routes_.lookup(sa.peer, route)) {
-        if (const Interface* out = g->interface(route.port)) sa.egress_mtu = out->mtu;
-        sa.route = route;
-        sa.has_route = true;
-      }
-    });
   }
+  auto control = ControlChannel::create();
+  if (!control) return control.status();
+  g->control_ = std::move(*control);
   for (unsigned w = 0; w < readers; ++w) {
     std::string name = "handoff" + std::to_string(w);
     rte_ring* r = rte_ring_create(name.c_str(), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (!r) return Status::error("handoff ring " + name + ": " + rte_strerror(rte_errno));
     g->handoff_.push_back(r);
-  }
-  for (int i = 0; i < pt.connections_size(); ++i) {
-    if (auto s = g->install_connection(pt.connections(i)); !s) {
-      return Status::error("pseudo_tcp.connections[" + std::to_string(i) + "]: " + s.message());
-    }
   }
   return g;
 }
@@ -248,7 +231,8 @@ net::IpAddress unspecified(net::IpFamily family) {
 }  // namespace
 
 bool Gateway::is_listener(const net::IpAddress& local, uint16_t port) const {
-  for (const auto& l : listeners_) {
+  auto listeners = listeners_.load(std::memory_order_acquire);
+  for (const auto& l : *listeners) {
     if (l.port == port && (l.address == local || (l.address.family == local.family &&
                                                   l.address == unspecified(local.family)))) {
       return true;
@@ -257,11 +241,48 @@ bool Gateway::is_listener(const net::IpAddress& local, uint16_t port) const {
   return false;
 }
 
-const TcpPeer* Gateway::tcp_peer(const net::IpAddress& peer) const {
-  for (const auto& p : peers_) {
-    if (p.address == peer) return &p;
+std::optional<TcpPeer> Gateway::tcp_peer(const net::IpAddress& peer) const {
+  auto peers = peers_.load(std::memory_order_acquire);
+  for (const auto& p : *peers) {
+    if (p.address == peer) return p;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+Status Gateway::set_listeners(const google::protobuf::RepeatedPtrField<v1::Listener>& listeners) {
+  auto next = std::make_shared<std::vector<Listener>>();
+  for (int i = 0; i < listeners.size(); ++i) {
+    const auto& l = listeners[i];
+    auto addr = net::IpAddress::parse(l.address());
+    if (!addr)
+      return Status::error("listeners[" + std::to_string(i) + "].address: " + addr.error());
+    // 0.0.0.0 is every IPv4 address of ours, :: every IPv6 one.
+    for (uint32_t port : l.ports()) next->push_back({*addr, static_cast<uint16_t>(port)});
+  }
+  listeners_.store(std::move(next), std::memory_order_release);
+  return Status::ok();
+}
+
+Status Gateway::set_tcp_peers(const google::protobuf::RepeatedPtrField<v1::TcpPeer>& peers) {
+  auto next = std::make_shared<std::vector<TcpPeer>>();
+  for (int i = 0; i < peers.size(); ++i) {
+    const auto& p = peers[i];
+    auto addr = net::IpAddress::parse(p.address());
+    if (!addr) return Status::error("peers[" + std::to_string(i) + "].address: " + addr.error());
+    uint32_t remote = p.remote_port() ? p.remote_port() : config::defaults::kRemotePort;
+    next->push_back({*addr, static_cast<uint16_t>(remote), static_cast<uint16_t>(p.local_port())});
+  }
+  peers_.store(std::move(next), std::memory_order_release);
+  return Status::ok();
+}
+
+void Gateway::resolve_egress(OutboundSa& sa) const {
+  net::RouteResult route;
+  if (sa.peer.family != net::IpFamily::kNone && routes_.lookup(sa.peer, route)) {
+    if (const Interface* out = interface(route.port)) sa.egress_mtu = out->mtu;
+    sa.route = route;
+    sa.has_route = true;
+  }
 }
 
 void Gateway::add_handshaking(ctcp::ConnId id) {

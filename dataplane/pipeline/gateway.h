@@ -22,6 +22,7 @@
 #include "dataplane/net/ip_address.h"
 #include "dataplane/net/neighbor_table.h"
 #include "dataplane/net/route_table.h"
+#include "dataplane/pipeline/control_channel.h"
 #include "dataplane/pipeline/ipsec_state.h"
 #include "tcpsec/v1/config.pb.h"
 
@@ -96,6 +97,9 @@ class Gateway {
   // Adds an established connection with its sequence state and mappings
   // (configuration, control plane, state restore).
   Status install_connection(const v1::PseudoTcpConnection& entry);
+  // Fills an outbound SA's route and egress MTU (routes are fixed at start,
+  // so the packet path never looks them up).
+  void resolve_egress(OutboundSa& sa) const;
   const std::vector<Interface>& interfaces() const { return interfaces_; }
   const Interface* interface(uint16_t port_id) const;
   const Interface* local_interface() const { return local_; }
@@ -119,8 +123,13 @@ class Gateway {
     }
     return nullptr;
   }
+  // Listeners and TCP peers: replaced whole by the control side (set_*),
+  // read on the SYN / connection-opening path (not per data packet).
   bool is_listener(const net::IpAddress& local, uint16_t port) const;
-  const TcpPeer* tcp_peer(const net::IpAddress& peer) const;
+  std::optional<TcpPeer> tcp_peer(const net::IpAddress& peer) const;
+  // From validated config messages.
+  Status set_listeners(const google::protobuf::RepeatedPtrField<v1::Listener>& listeners);
+  Status set_tcp_peers(const google::protobuf::RepeatedPtrField<v1::TcpPeer>& peers);
   // Configured routes' next hops: resolved ahead of traffic so the first
   // packet (often a SYN) is not lost to ARP/ND.
   const std::vector<std::pair<uint16_t, net::IpAddress>>& next_hops() const { return next_hops_; }
@@ -138,8 +147,10 @@ class Gateway {
 
   std::atomic<bool>& stop() { return stop_; }
 
-  // SAs and policies; nullptr when none are configured (relay mode).
+  // SAs and policies; nullptr in relay mode (no `sas`, no `policies`,
+  // ipsec.enabled false).
   IpsecState* ipsec() { return ipsec_.get(); }
+  ControlChannel& control() { return *control_; }
   // Worker i's ring of packets handed over by other workers (their SA is
   // owned by worker i).
   rte_ring* handoff_ring(unsigned worker) { return handoff_[worker]; }
@@ -162,8 +173,8 @@ class Gateway {
   v1::DataplaneConfig config_;
   std::vector<Interface> interfaces_;
   const Interface* local_ = nullptr;
-  std::vector<Listener> listeners_;
-  std::vector<TcpPeer> peers_;
+  std::atomic<std::shared_ptr<const std::vector<Listener>>> listeners_;
+  std::atomic<std::shared_ptr<const std::vector<TcpPeer>>> peers_;
   std::vector<std::pair<uint32_t, const Interface*>> own4_;
   std::vector<std::pair<std::array<uint64_t, 2>, const Interface*>> own6_;
   std::vector<std::pair<uint16_t, net::IpAddress>> next_hops_;
@@ -179,6 +190,7 @@ class Gateway {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> local_host_mac_{0};
   std::unique_ptr<IpsecState> ipsec_;
+  std::unique_ptr<ControlChannel> control_;
   std::vector<rte_ring*> handoff_;
   std::mutex latest_mu_;
   std::map<std::pair<net::IpAddress, net::IpAddress>, ctcp::ConnId> latest_;

@@ -79,6 +79,7 @@ unsigned Worker::poll_once() {
     return total;
   }
   if (esp_in_) drain_handoff();
+  if (opt_.run_timers) drain_injected();
   for (const RxQueue& q : opt_.rx) {
     uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, opt_.burst);
     if (n == 0) continue;

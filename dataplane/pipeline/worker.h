@@ -72,7 +72,8 @@ class Worker {
   void ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::TcpSegment& seg,
                           const ctcp::FlowKey& key);
   void ctcp_establish(ctcp::ConnId id, ctcp::Connection& c, uint64_t now);
-  void ctcp_close(ctcp::ConnId id, ctcp::Connection& c, bool send_rst);
+  void ctcp_close(ctcp::ConnId id, ctcp::Connection& c, bool send_rst, CloseReason reason);
+  void post_connection_event(ControlEventType type, const ctcp::Connection& c, CloseReason reason);
   void learn_ike(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* inner);
 
   // Pseudo-TCP send side (IKE/ESP from the local port towards a peer).
@@ -80,8 +81,17 @@ class Worker {
   void ctcp_output(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m);
   // Opens a connection to a configured TCP peer for an IKE SA (ike_spi) or
   // an outbound ESP SA (esp_spi); the first packet waits for the handshake.
+  // `remote_port` (non-zero) connects to that port of a peer that need not
+  // be configured.
   ctcp::ConnId ctcp_open(const net::IpAddress& local, const net::IpAddress& peer, uint64_t ike_spi,
-                         uint32_t esp_spi = 0);
+                         uint32_t esp_spi = 0, uint16_t remote_port = 0);
+
+  // The control plane's packet stream (control_path.cc): IKE up while a
+  // stream is attached (else to the LOCAL port), IKE down and connection
+  // closes from worker 0's queue.
+  void punt_ike(rte_mbuf* m, IkeTransport transport, ctcp::ConnId id);
+  void drain_injected();
+  void inject_ctcp(rte_mbuf* m, uint16_t remote_port);
 
   // IPsec (esp_path.cc): packets are classified one by one, collected per
   // direction, and run through the crypto engine once per burst.

@@ -11,7 +11,12 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
+#include <rte_mbuf.h>
+
+#include "dataplane/rpc/event_hub.h"
+#include "dataplane/rpc/packet_stream.h"
 #include "dataplane/stats/counters.h"
 #include "dataplane/stats/drop_reason.h"
 #include "tcpsec/v1/dataplane.grpc.pb.h"
@@ -46,11 +51,126 @@ v1::ConnectionState to_proto(ctcp::ConnState s) {
   return v1::CONNECTION_STATE_UNSPECIFIED;
 }
 
+grpc::Status to_grpc(const pipeline::ApplyOutcome& o) {
+  using Code = pipeline::ApplyOutcome::Code;
+  switch (o.code) {
+    case Code::kOk:
+      return grpc::Status::OK;
+    case Code::kInvalidArgument:
+      return {grpc::StatusCode::INVALID_ARGUMENT, o.message};
+    case Code::kFailedPrecondition:
+      return {grpc::StatusCode::FAILED_PRECONDITION, o.message};
+    case Code::kResourceExhausted:
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, o.message};
+    case Code::kInternal:
+      break;
+  }
+  return {grpc::StatusCode::INTERNAL, o.message};
+}
+
 class Service final : public v1::Dataplane::Service {
  public:
-  Service(pipeline::Gateway& gw, const DataplaneServer::Workers& workers,
-          std::chrono::steady_clock::time_point started)
-      : gw_(gw), workers_(workers), started_(started) {}
+  Service(pipeline::Gateway& gw, pipeline::StateStore& store, EventHub& events,
+          const DataplaneServer::Workers& workers, std::chrono::steady_clock::time_point started)
+      : gw_(gw), store_(store), events_(events), workers_(workers), started_(started) {}
+
+  grpc::Status Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+                     v1::ApplyReply* reply) override {
+    pipeline::ApplyOutcome o = store_.apply(*request);
+    if (o.ok()) *reply = o.reply;
+    return to_grpc(o);
+  }
+
+  grpc::Status RestoreState(grpc::ServerContext*, const v1::DataplaneState* state,
+                            v1::ApplyReply* reply) override {
+    pipeline::ApplyOutcome o = store_.restore(*state);
+    if (o.ok()) *reply = o.reply;
+    return to_grpc(o);
+  }
+
+  grpc::Status DumpState(grpc::ServerContext*, const v1::DumpStateRequest*,
+                         v1::DataplaneState* reply) override {
+    *reply = store_.dump();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListSas(grpc::ServerContext*, const v1::ListSasRequest*,
+                       v1::ListSasReply* reply) override {
+    *reply = store_.list_sas();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListPolicies(grpc::ServerContext*, const v1::ListPoliciesRequest*,
+                            v1::ListPoliciesReply* reply) override {
+    *reply = store_.list_policies();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AllocateSpis(grpc::ServerContext*, const v1::AllocateSpisRequest* request,
+                            v1::AllocateSpisReply* reply) override {
+    uint32_t count = request->count() ? request->count() : 1;
+    if (count > 64) return {grpc::StatusCode::INVALID_ARGUMENT, "count: at most 64"};
+    if (!gw_.ipsec()) {
+      return {grpc::StatusCode::FAILED_PRECONDITION,
+              "this dataplane runs as a pseudo-TCP relay (no ipsec.enabled)"};
+    }
+    for (uint32_t spi : store_.allocate_spis(count)) reply->add_spis(spi);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::Event>* writer) override {
+    EventHub::Handle h = events_.subscribe();
+    while (!context->IsCancelled()) {
+      auto e = events_.next(h, std::chrono::milliseconds(100));
+      if (e && !writer->Write(*e)) break;
+    }
+    events_.unsubscribe(h);
+    return grpc::Status::OK;
+  }
+
+  // Reads PacketOut on a thread of its own while this one forwards punted
+  // packets (one reader and one writer at a time, as gRPC allows).
+  grpc::Status PacketStream(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::PacketIn, v1::PacketOut>* stream) override {
+    pipeline::ControlChannel& channel = gw_.control();
+    if (!channel.attach()) {
+      return {grpc::StatusCode::ALREADY_EXISTS, "another control plane holds the packet stream"};
+    }
+    std::atomic<bool> reading{true};
+    std::thread reader([&] {
+      v1::PacketOut out;
+      while (stream->Read(&out)) {
+        auto m = mbuf_from_packet_out(gw_, out);
+        if (!m) {
+          std::fprintf(stderr, "tcpsec-dataplane: packet stream: %s\n", m.error().c_str());
+          continue;
+        }
+        if (!channel.inject(*m)) {
+          rte_pktmbuf_free(*m);
+          std::fprintf(stderr, "tcpsec-dataplane: packet stream: inject queue full\n");
+        }
+      }
+      reading.store(false);
+    });
+    rte_mbuf* batch[32];
+    while (!context->IsCancelled() && reading.load()) {
+      unsigned n = channel.take_punted(batch, 32);
+      bool ok = true;
+      for (unsigned i = 0; i < n; ++i) {
+        v1::PacketIn in;
+        if (ok && packet_in_from_mbuf(gw_, batch[i], in)) ok = stream->Write(in);
+        rte_pktmbuf_free(batch[i]);
+      }
+      if (!ok) break;
+      if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    channel.detach();
+    context->TryCancel();  // ends the reader's Read()
+    reader.join();
+    return grpc::Status::OK;
+  }
 
   grpc::Status GetCounters(grpc::ServerContext*, const v1::GetCountersRequest*,
                            v1::CountersReply* reply) override {
@@ -136,6 +256,8 @@ class Service final : public v1::Dataplane::Service {
 
  private:
   pipeline::Gateway& gw_;
+  pipeline::StateStore& store_;
+  EventHub& events_;
   const DataplaneServer::Workers& workers_;
   std::chrono::steady_clock::time_point started_;
 };
@@ -144,14 +266,15 @@ class Service final : public v1::Dataplane::Service {
 
 struct DataplaneServer::Impl {
   std::string path;
+  EventHub events;
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   std::once_flag shut;
 };
 
 Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
-    const std::string& unix_socket, pipeline::Gateway& gateway, const Workers& workers,
-    std::chrono::steady_clock::time_point started) {
+    const std::string& unix_socket, pipeline::Gateway& gateway, pipeline::StateStore& store,
+    const Workers& workers, std::chrono::steady_clock::time_point started) {
   const std::string where = "rpc.unix_socket \"" + unix_socket + "\": ";
   if (unix_socket.empty()) return Status::error(where + "empty path");
   if (unix_socket.size() >= sizeof(sockaddr_un::sun_path))
@@ -166,7 +289,7 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
 
   auto impl = std::make_unique<Impl>();
   impl->path = unix_socket;
-  impl->service = std::make_unique<Service>(gateway, workers, started);
+  impl->service = std::make_unique<Service>(gateway, store, impl->events, workers, started);
   grpc::EnableDefaultHealthCheckService(true);
 #ifdef TCPSEC_GRPC_REFLECTION
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -177,7 +300,8 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
   // A few threads are plenty for an operator's and a control plane's calls.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
+  // Streams (events, packets) each hold a thread for their lifetime.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
   // The socket is created with mode 0660 from the start (umask), not opened
   // wider and narrowed afterwards. Start-up is single-threaded here as far as
   // file creation goes, so the process-wide umask is safe to switch.
@@ -194,6 +318,10 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
 }
 
 DataplaneServer::DataplaneServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void DataplaneServer::publish(const v1::Event& event) {
+  impl_->events.publish(event);
+}
 
 void DataplaneServer::shutdown() {
   std::call_once(impl_->shut, [this] {

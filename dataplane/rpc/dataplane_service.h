@@ -14,7 +14,9 @@
 
 #include "common/status.h"
 #include "dataplane/pipeline/gateway.h"
+#include "dataplane/pipeline/state_store.h"
 #include "dataplane/pipeline/worker.h"
+#include "tcpsec/v1/dataplane.pb.h"
 
 namespace tcpsec::rpc {
 
@@ -26,8 +28,11 @@ class DataplaneServer {
   // stale socket file. `gateway` and `workers` must outlive the server; start
   // it once the workers run and shut it down before they stop.
   static Expected<std::unique_ptr<DataplaneServer>> start(
-      const std::string& unix_socket, pipeline::Gateway& gateway, const Workers& workers,
-      std::chrono::steady_clock::time_point started);
+      const std::string& unix_socket, pipeline::Gateway& gateway, pipeline::StateStore& store,
+      const Workers& workers, std::chrono::steady_clock::time_point started);
+
+  // Hands an event to every WatchEvents caller.
+  void publish(const v1::Event& event);
 
   // Stops accepting calls, waits for those in flight, removes the socket.
   // Idempotent; the destructor calls it.

@@ -433,6 +433,55 @@ Expected<SaIndex> SaTable::add_impl(const SaKey& key, void (*init)(void*, SaInde
   return index;
 }
 
+Expected<SaIndex> SaTable::replace_impl(const SaKey& key, void (*init)(void*, SaIndex),
+                                        void* context) {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.writer);
+  const SaIndex old = impl.find(key);
+  if (old == kNoSa) return Status::error("replacing " + describe(key) + ": not in the table");
+  if (impl.free_ids.empty()) impl.reclaim_locked();
+  if (impl.free_ids.empty()) {
+    return Status::error("replacing " + describe(key) + ": table '" + impl.options.name +
+                         "' has no free index for the new record (max_sas " +
+                         std::to_string(impl.options.max_sas) + ")");
+  }
+  const SaIndex index = impl.free_ids.back();
+  impl.free_ids.pop_back();
+  if (init != nullptr) init(context, index);
+  // Overwriting an existing key's data is one atomic store for readers.
+  int rc = 0;
+  if (key.has_local()) {
+    rc = rte_hash_add_key_data(impl.locals, &key, to_data(index));
+  } else {
+    Impl::SpiEntry e = impl.spi_entries[key.spi];
+    e.alone = index;
+    rc = impl.store_spi(key.spi, e);
+    if (rc >= 0) impl.spi_entries[key.spi] = e;
+  }
+  if (rc < 0) {
+    impl.free_ids.push_back(index);
+    return Status::error("replacing " + describe(key) + ": " + add_failure(rc));
+  }
+  impl.in_use[index] = 1;
+  impl.keys[index] = key;
+  // Retire the old index exactly as remove() does, minus the unmapping.
+  impl.in_use[old] = 0;
+  impl.keys[old] = SaKey{};
+  ++impl.pending;
+  uint32_t e = old;
+  if (rte_rcu_qsbr_dq_enqueue(impl.index_dq, &e) != 0) {
+    rte_rcu_qsbr_synchronize(impl.qsbr, RTE_QSBR_THRID_INVALID);
+    impl.recycle(old);
+  }
+  return index;
+}
+
+uint32_t SaTable::available() {
+  std::lock_guard lock(impl_->writer);
+  impl_->reclaim_locked();
+  return static_cast<uint32_t>(impl_->free_ids.size());
+}
+
 Status SaTable::remove(const SaKey& key) {
   Impl& impl = *impl_;
   std::lock_guard lock(impl.writer);

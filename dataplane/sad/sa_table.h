@@ -104,6 +104,18 @@ class SaTable {
         const_cast<void*>(static_cast<const void*>(&init)));
   }
   Expected<SaIndex> add(const SaKey& key) { return add_impl(key, nullptr, nullptr); }
+  // Maps an existing key to a new index filled by `init(index)`, in one
+  // atomic store for readers (no window without the key); the old index is
+  // retired as by remove(). Returns the new index; fails (calling nothing)
+  // if the key is not mapped or no index is free.
+  template <typename Init>
+  Expected<SaIndex> replace(const SaKey& key, Init&& init) {
+    return replace_impl(
+        key, [](void* f, SaIndex i) { (*static_cast<std::remove_reference_t<Init>*>(f))(i); },
+        const_cast<void*>(static_cast<const void*>(&init)));
+  }
+  // Indices free now (after reclaiming what its grace period allows).
+  uint32_t available();
   // Unmaps the key now; the index is reused after a grace period.
   Status remove(const SaKey& key);
   Status remove(SaIndex index);
@@ -119,6 +131,7 @@ class SaTable {
   struct Impl;
   explicit SaTable(const Options& options);
   Expected<SaIndex> add_impl(const SaKey& key, void (*init)(void*, SaIndex), void* context);
+  Expected<SaIndex> replace_impl(const SaKey& key, void (*init)(void*, SaIndex), void* context);
   uint32_t max_sas_ = 0;
   std::unique_ptr<Impl> impl_;
 };

@@ -42,7 +42,10 @@ namespace tcpsec {
   X(kEspDecrypted, "esp_decrypted")                           \
   X(kSpdBypass, "spd_bypass")                                 \
   X(kEspHandedOff, "esp_handed_off")                          \
-  X(kNatKeepalives, "nat_keepalives")
+  X(kNatKeepalives, "nat_keepalives")                         \
+  X(kIkePunted, "ike_punted")                                 \
+  X(kIkeInjected, "ike_injected")                             \
+  X(kConnectionsDeleted, "connections_deleted")
 
 enum class Counter : uint8_t {
 #define TCPSEC_COUNTER_ENUM(e, n) e,

@@ -92,7 +92,9 @@ namespace tcpsec {
   X(kEspSeqExhausted, "esp_seq_exhausted")                                         \
   X(kEspSaExpired, "esp_sa_expired")                                               \
   X(kEspPolicyMismatch, "esp_policy_mismatch")                                     \
-  X(kEspCryptoError, "esp_crypto_error")
+  X(kEspCryptoError, "esp_crypto_error")                                           \
+  X(kIkePuntFull, "ike_punt_full")                                                 \
+  X(kIkeInjectBad, "ike_inject_bad")
 
 enum class DropReason : uint8_t {
 #define TCPSEC_DROP_ENUM(e, n) e,
