@@ -9,7 +9,7 @@ packages=(
   libipsec-mb-dev libssl-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libbenchmark-dev libgtest-dev libgmock-dev
-  tshark python3-scapy python3-pytest nftables iproute2 tcpdump netcat-openbsd ethtool iputils-ping
+  tshark python3-scapy python3-pytest python3-grpcio python3-protobuf nftables iproute2 tcpdump netcat-openbsd ethtool iputils-ping
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-standard-plugins strongswan-pki
   clang-format
