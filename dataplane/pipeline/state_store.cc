@@ -227,8 +227,24 @@ ApplyOutcome StateStore::validate(const v1::ApplyRequest& r) {
   }
   for (const auto& p : policies_) {
     if (dropped_policies.count(p.name())) continue;
-    *candidate.add_policies() = p;
+    v1::Policy& kept = *candidate.add_policies() = p;
     o.policies.push_back("installed policy '" + p.name() + "'");
+    // An installed PROTECT policy whose SA is gone already (removed by its
+    // hard time lifetime in check_lifetimes) drops its traffic (esp_no_sa)
+    // until the control plane installs a new SA or replaces the policy. It
+    // is not this request's doing, so it must not refuse the request: it is
+    // checked as the DISCARD it acts as. (An SA this request deletes is
+    // still installed here, so a policy it would leave dangling is refused.)
+    if (p.action() == v1::POLICY_ACTION_PROTECT) {
+      bool outbound = p.direction() == v1::DIRECTION_OUTBOUND;
+      bool named = std::any_of(sas_.begin(), sas_.end(), [&](const auto& e) {
+        return std::get<0>(e.first) == outbound && std::get<1>(e.first) == p.sa_spi();
+      });
+      if (!named) {
+        kept.set_action(v1::POLICY_ACTION_DISCARD);
+        kept.set_sa_spi(0);
+      }
+    }
   }
   for (int i = 0; i < r.set_policies_size(); ++i) {
     *candidate.add_policies() = r.set_policies(i);
