@@ -1,15 +1,27 @@
-// tcpsecctl: reads a running tcpsec-dataplane over its Dataplane gRPC service
-// (proto/tcpsec/v1/dataplane.proto) on a unix socket.
+// tcpsecctl: the operator's client of a running tcpsec-dataplane's Dataplane
+// gRPC service (proto/tcpsec/v1/dataplane.proto) on a unix socket.
 //
 //   tcpsecctl --socket PATH counters [--json] [--all]
 //   tcpsecctl --socket PATH connections [--json]
+//   tcpsecctl --socket PATH sas [--json]
+//   tcpsecctl --socket PATH policies [--json]
+//   tcpsecctl --socket PATH apply FILE           (an ApplyRequest)
+//   tcpsecctl --socket PATH diff FILE            (a DataplaneState)
+//   tcpsecctl --socket PATH dump [--with-keys] [--json]
+//   tcpsecctl --socket PATH restore FILE         (a DataplaneState)
+//   tcpsecctl --socket PATH watch [--count N] [--json]
+//   tcpsecctl --socket PATH spis [N]
 //
+// FILEs are protobuf text format, or JSON when the name ends in ".json".
 // Tables are for people (counters that are zero are left out unless --all);
 // --json prints the reply as protobuf JSON for scripts (every field, proto
-// field names; 64-bit numbers are strings, as proto3 JSON has them).
-// Exit status: 0 done, 1 the dataplane could not be reached or failed the
-// call, 2 bad usage.
-#include <google/protobuf/util/json_util.h>
+// field names; 64-bit numbers are strings, as proto3 JSON has them; `watch`
+// prints one object per line). Keys are never printed, except by
+// `dump --with-keys`.
+// Exit status: 0 done, 1 the dataplane could not be reached, refused or
+// failed the call (its message is printed), or FILE could not be read;
+// 2 bad usage.
+#include <google/protobuf/text_format.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
@@ -19,32 +31,66 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cli/ctl_output.h"
+#include "cli/ctl_state.h"
 #include "tcpsec/v1/dataplane.grpc.pb.h"
 
 namespace {
 
+namespace v1 = tcpsec::v1;
+using tcpsecctl::print_json;
+
 void usage() {
   std::fprintf(stderr,
-               "usage: tcpsecctl --socket PATH [--timeout SECONDS] COMMAND [--json] [--all]\n"
+               "usage: tcpsecctl --socket PATH [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
                "commands:\n"
-               "  counters      counters, drop reasons, ports and workers\n"
-               "  connections   pseudo-TCP connections\n"
+               "  counters          counters, drop reasons, ports and workers\n"
+               "  connections       pseudo-TCP connections\n"
+               "  sas               installed SAs with their counters (never their keys)\n"
+               "  policies          installed policies in priority order\n"
+               "  apply FILE        apply an ApplyRequest (add/update/delete SAs, policies, ...)\n"
+               "  diff FILE         what `restore FILE` would change (FILE: a DataplaneState)\n"
+               "  dump              the installed state (DataplaneState, text format)\n"
+               "  restore FILE      replace the installed state with FILE (a DataplaneState)\n"
+               "  watch             print events as they arrive (until interrupted or --count)\n"
+               "  spis [N]          reserve N (1..64, default 1) free inbound SPIs\n"
+               "FILE: protobuf text format, or JSON when its name ends in .json\n"
                "options:\n"
                "  --socket PATH      the dataplane's rpc.unix_socket (default: $TCPSEC_SOCKET)\n"
-               "  --timeout SECONDS  deadline of the call (default 5)\n"
+               "  --timeout SECONDS  deadline of the call (default 5; watch: none unless given)\n"
                "  --json             print the reply as JSON\n"
-               "  --all              counters: also those that are zero\n");
+               "  --all              counters: also those that are zero\n"
+               "  --with-keys        dump: include key material (default: \"<redacted>\")\n"
+               "  --count N          watch: exit after N events\n");
 }
 
 struct Options {
   std::string socket;
   std::string command;
+  std::vector<std::string> args;
   double timeout_s = 5;
+  bool timeout_given = false;
   bool json = false;
   bool all = false;
+  bool with_keys = false;
+  long count = 0;
+};
+
+// Commands and how many positional arguments each takes (min, max).
+struct CommandSpec {
+  const char* name;
+  size_t min_args, max_args;
+};
+constexpr CommandSpec kCommands[] = {
+    {"counters", 0, 0}, {"connections", 0, 0}, {"sas", 0, 0},  {"policies", 0, 0},
+    {"apply", 1, 1},    {"diff", 1, 1},        {"dump", 0, 0}, {"restore", 1, 1},
+    {"watch", 0, 0},    {"spis", 0, 1},
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -63,22 +109,33 @@ bool parse(int argc, char** argv, Options& o) {
       }
       return false;
     };
-    std::string timeout;
+    std::string text;
     if (value("--socket", o.socket)) continue;
-    if (value("--timeout", timeout)) {
+    if (value("--timeout", text)) {
       char* end = nullptr;
-      o.timeout_s = std::strtod(timeout.c_str(), &end);
+      o.timeout_s = std::strtod(text.c_str(), &end);
       if (*end != '\0' || !(o.timeout_s > 0)) return false;
+      o.timeout_given = true;
+      continue;
+    }
+    if (value("--count", text)) {
+      char* end = nullptr;
+      o.count = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || o.count <= 0) return false;
       continue;
     }
     if (a == "--json") {
       o.json = true;
     } else if (a == "--all") {
       o.all = true;
+    } else if (a == "--with-keys") {
+      o.with_keys = true;
     } else if (a == "-h" || a == "--help") {
       return false;
     } else if (!a.starts_with("-") && o.command.empty()) {
       o.command = std::string(a);
+    } else if (!a.starts_with("-") || a == "-") {
+      o.args.emplace_back(a);
     } else {
       std::fprintf(stderr, "tcpsecctl: unexpected argument \"%s\"\n", argv[i]);
       return false;
@@ -88,104 +145,169 @@ bool parse(int argc, char** argv, Options& o) {
     std::fprintf(stderr, "tcpsecctl: --socket PATH is required\n");
     return false;
   }
-  if (o.command != "counters" && o.command != "connections") {
-    if (!o.command.empty())
-      std::fprintf(stderr, "tcpsecctl: unknown command \"%s\"\n", o.command.c_str());
-    return false;
+  for (const auto& c : kCommands) {
+    if (o.command != c.name) continue;
+    if (o.args.size() < c.min_args || o.args.size() > c.max_args) {
+      std::fprintf(stderr, "tcpsecctl: %s takes %s\n", c.name,
+                   c.max_args == 0   ? "no arguments"
+                   : c.min_args == 1 ? "one FILE"
+                                     : "at most one number");
+      return false;
+    }
+    return true;
   }
-  return true;
+  if (!o.command.empty())
+    std::fprintf(stderr, "tcpsecctl: unknown command \"%s\"\n", o.command.c_str());
+  return false;
 }
 
-int print_json(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  std::string out;
-  auto s = google::protobuf::util::MessageToJsonString(m, &out, opts);
-  if (!s.ok()) {
-    std::fprintf(stderr, "tcpsecctl: JSON: %s\n", std::string(s.message()).c_str());
+class Ctl {
+ public:
+  Ctl(const Options& o, std::shared_ptr<grpc::Channel> channel)
+      : o_(o), stub_(v1::Dataplane::NewStub(channel)) {}
+
+  int run() {
+    const std::string& c = o_.command;
+    if (c == "counters") return unary(&Stub::GetCounters, v1::GetCountersRequest(), counters);
+    if (c == "connections")
+      return unary(&Stub::ListConnections, v1::ListConnectionsRequest(),
+                   tcpsecctl::print_connections);
+    if (c == "sas") return unary(&Stub::ListSas, v1::ListSasRequest(), tcpsecctl::print_sas);
+    if (c == "policies")
+      return unary(&Stub::ListPolicies, v1::ListPoliciesRequest(), tcpsecctl::print_policies);
+    if (c == "apply") return apply();
+    if (c == "diff") return diff();
+    if (c == "dump") return dump();
+    if (c == "restore") return restore();
+    if (c == "watch") return watch();
+    return spis();
+  }
+
+ private:
+  using Stub = v1::Dataplane::Stub;
+
+  void deadline(grpc::ClientContext& ctx) const {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::duration<double>(o_.timeout_s)));
+  }
+
+  int fail(const grpc::Status& s) const {
+    std::fprintf(stderr, "tcpsecctl: %s on unix:%s failed: %s (%d)\n", o_.command.c_str(),
+                 o_.socket.c_str(), s.error_message().c_str(), static_cast<int>(s.error_code()));
     return 1;
   }
-  std::fputs(out.c_str(), stdout);
-  return 0;
-}
 
-void print_counters(const tcpsec::v1::CountersReply& r, bool all) {
-  std::printf("uptime %.1f s\n", r.uptime_s());
-  auto section = [&](const char* title,
-                     const google::protobuf::RepeatedPtrField<tcpsec::v1::CounterValue>& list) {
-    std::printf("%s:\n", title);
-    bool any = false;
-    for (const auto& c : list) {
-      if (c.value() == 0 && !all) continue;
-      std::printf("  %-36s %20" PRIu64 "\n", c.name().c_str(), c.value());
-      any = true;
-    }
-    if (!any) std::printf("  (all zero)\n");
+  // A unary call; its reply printed as JSON or by `table`.
+  template <typename Request, typename Reply, typename Table>
+  int unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
+            const Request& request, Table table) {
+    grpc::ClientContext ctx;
+    deadline(ctx);
+    Reply reply;
+    grpc::Status s = (stub_.get()->*method)(&ctx, request, &reply);
+    if (!s.ok()) return fail(s);
+    if (o_.json) return print_json(reply) ? 0 : 1;
+    table(reply);
+    return 0;
+  }
+
+  std::function<void(const v1::CountersReply&)> counters = [this](const v1::CountersReply& r) {
+    tcpsecctl::print_counters(r, o_.all);
   };
-  section("counters", r.counters());
-  section("drops", r.drops());
-  std::printf("ports:\n  %-16s %12s %12s %14s %14s %10s %10s %10s\n", "NAME", "RX", "TX",
-              "RX_BYTES", "TX_BYTES", "RX_MISSED", "RX_ERRORS", "TX_ERRORS");
-  for (const auto& p : r.ports()) {
-    std::printf("  %-16s %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %10" PRIu64
-                " %10" PRIu64 " %10" PRIu64 "\n",
-                p.name().c_str(), p.rx_packets(), p.tx_packets(), p.rx_bytes(), p.tx_bytes(),
-                p.rx_missed(), p.rx_errors(), p.tx_errors());
+
+  template <typename M>
+  bool load(M& m) const {
+    std::string error;
+    if (tcpsecctl::load_message(o_.args[0], m, error)) return true;
+    std::fprintf(stderr, "tcpsecctl: %s\n", error.c_str());
+    return false;
   }
-  std::printf("workers:\n  %-6s %12s %12s\n", "INDEX", "RX", "TX");
-  for (const auto& w : r.workers())
-    std::printf("  %-6u %12" PRIu64 " %12" PRIu64 "\n", w.index(), w.rx_packets(), w.tx_packets());
-}
 
-std::string endpoint(const std::string& address, uint32_t port) {
-  if (address.find(':') != std::string::npos) return "[" + address + "]:" + std::to_string(port);
-  return address + ":" + std::to_string(port);
-}
-
-const char* state_name(tcpsec::v1::ConnectionState s) {
-  switch (s) {
-    case tcpsec::v1::CONNECTION_STATE_SYN_SENT:
-      return "syn-sent";
-    case tcpsec::v1::CONNECTION_STATE_SYN_RECEIVED:
-      return "syn-received";
-    case tcpsec::v1::CONNECTION_STATE_ESTABLISHED:
-      return "established";
-    case tcpsec::v1::CONNECTION_STATE_CLOSING:
-      return "closing";
-    default:
-      return "?";
+  int apply() {
+    v1::ApplyRequest request;
+    if (!load(request)) return 1;
+    return unary(&Stub::Apply, request,
+                 [](const v1::ApplyReply& r) { tcpsecctl::print_apply_reply("applied", r); });
   }
-}
 
-void print_connections(const tcpsec::v1::ListConnectionsReply& r) {
-  std::printf("%d connection(s), capacity %u\n", r.connections_size(), r.capacity());
-  if (r.connections_size() == 0) return;
-  std::printf("%-6s %-42s %-42s %-10s %-12s %10s %10s %3s %-5s %s\n", "ID", "LOCAL", "PEER", "PORT",
-              "STATE", "TX", "RX", "ESP", "FLAGS", "IKE_SPIS");
-  for (const auto& c : r.connections()) {
-    std::string flags = std::string(c.we_initiated() ? "o" : "-") + (c.installed() ? "i" : "-");
-    std::string spis;
-    for (uint64_t spi : c.ike_initiator_spis()) {
-      char buf[24];
-      std::snprintf(buf, sizeof buf, "%s%016" PRIx64, spis.empty() ? "" : ",", spi);
-      spis += buf;
+  int restore() {
+    v1::DataplaneState state;
+    if (!load(state)) return 1;
+    return unary(&Stub::RestoreState, state,
+                 [](const v1::ApplyReply& r) { tcpsecctl::print_apply_reply("restored", r); });
+  }
+
+  bool fetch_state(v1::DataplaneState& state) {
+    grpc::ClientContext ctx;
+    deadline(ctx);
+    grpc::Status s = stub_->DumpState(&ctx, v1::DumpStateRequest(), &state);
+    if (!s.ok()) fail(s);
+    return s.ok();
+  }
+
+  int diff() {
+    v1::DataplaneState want, live;
+    if (!load(want) || !fetch_state(live)) return 1;
+    tcpsecctl::print_restore_diff(live, want);
+    return 0;
+  }
+
+  int dump() {
+    v1::DataplaneState state;
+    if (!fetch_state(state)) return 1;
+    if (!o_.with_keys) tcpsecctl::redact_keys(state);
+    if (o_.json) return print_json(state) ? 0 : 1;
+    std::string text;
+    google::protobuf::TextFormat::Printer printer;
+    printer.PrintToString(state, &text);
+    std::printf("# DataplaneState (proto/tcpsec/v1/dataplane.proto)%s\n%s",
+                o_.with_keys ? ": CONTAINS KEYS" : ", keys redacted", text.c_str());
+    return 0;
+  }
+
+  int watch() {
+    grpc::ClientContext ctx;
+    if (o_.timeout_given) deadline(ctx);
+    auto reader = stub_->WatchEvents(&ctx, v1::WatchEventsRequest());
+    v1::Event e;
+    long seen = 0;
+    while (reader->Read(&e)) {
+      if (o_.json) {
+        if (!print_json(e, false)) return 1;
+      } else {
+        std::printf("%s\n", tcpsecctl::describe_event(e).c_str());
+      }
+      std::fflush(stdout);
+      if (o_.count && ++seen >= o_.count) {
+        ctx.TryCancel();
+        reader->Finish();
+        return 0;
+      }
     }
-    std::printf("%-6u %-42s %-42s %-10s %-12s %10" PRIu64 " %10" PRIu64 " %3u %-5s %s\n", c.id(),
-                endpoint(c.local_address(), c.local_port()).c_str(),
-                endpoint(c.peer_address(), c.peer_port()).c_str(), c.port().c_str(),
-                state_name(c.state()), c.tx_packets(), c.rx_packets(), c.esp_spi_count(),
-                flags.c_str(), spis.empty() ? "-" : spis.c_str());
+    grpc::Status s = reader->Finish();
+    return s.ok() ? 0 : fail(s);
   }
-  std::printf("flags: o = opened by us, i = installed (config / control plane)\n");
-}
 
-int fail(const Options& o, const grpc::Status& s) {
-  std::fprintf(stderr, "tcpsecctl: %s on unix:%s failed: %s (%d)\n", o.command.c_str(),
-               o.socket.c_str(), s.error_message().c_str(), static_cast<int>(s.error_code()));
-  return 1;
-}
+  int spis() {
+    v1::AllocateSpisRequest request;
+    if (!o_.args.empty()) {
+      char* end = nullptr;
+      long n = std::strtol(o_.args[0].c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 64) {
+        std::fprintf(stderr, "tcpsecctl: spis: N must be 1..64\n");
+        return 2;
+      }
+      request.set_count(static_cast<uint32_t>(n));
+    }
+    return unary(&Stub::AllocateSpis, request, [](const v1::AllocateSpisReply& r) {
+      for (uint32_t spi : r.spis()) std::printf("%s\n", tcpsecctl::spi_hex(spi).c_str());
+    });
+  }
+
+  const Options& o_;
+  std::unique_ptr<Stub> stub_;
+};
 
 }  // namespace
 
@@ -208,25 +330,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tcpsecctl: %s is not a socket\n", o.socket.c_str());
     return 1;
   }
-
   auto channel = grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials());
-  auto stub = tcpsec::v1::Dataplane::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::duration<double>(o.timeout_s)));
-  if (o.command == "counters") {
-    tcpsec::v1::CountersReply reply;
-    grpc::Status s = stub->GetCounters(&ctx, tcpsec::v1::GetCountersRequest(), &reply);
-    if (!s.ok()) return fail(o, s);
-    if (o.json) return print_json(reply);
-    print_counters(reply, o.all);
-  } else {
-    tcpsec::v1::ListConnectionsReply reply;
-    grpc::Status s = stub->ListConnections(&ctx, tcpsec::v1::ListConnectionsRequest(), &reply);
-    if (!s.ok()) return fail(o, s);
-    if (o.json) return print_json(reply);
-    print_connections(reply);
-  }
-  return 0;
+  return Ctl(o, channel).run();
 }
