@@ -43,7 +43,7 @@ def esc(b):
     return "".join(f"\\x{c:02x}" for c in b)
 
 
-def config(prefix, sock, ipsec=True, extra="", listeners="[10000]"):
+def config(prefix, sock, ipsec=True, extra="", listeners="[10000]", max_sas=0):
     return f"""
 eal {{ file_prefix: "{prefix}" no_huge: true no_pci: true memory_mb: 512
        args: "--no-shconf" args: "--log-level=*:error" }}
@@ -60,7 +60,7 @@ pseudo_tcp {{ listeners {{ address: "{GW}" ports: {listeners} }}
              handshake_timeout_ms: 600 syn_retransmit_ms: 200 }}
 workers {{ count: 1 idle_sleep_us: 200 }}
 rpc {{ unix_socket: "{sock}" }}
-{"ipsec { enabled: true }" if ipsec else ""}
+{f"ipsec {{ enabled: true max_sas: {max_sas} }}" if ipsec else ""}
 {extra}
 """
 
@@ -123,7 +123,7 @@ def decrypt_out(esp, key=OUT_KEY, spi=OUT_SPI):
 class Api:
     """The namespaces, the dataplane and a gRPC client; a context manager."""
 
-    def __init__(self, ipsec=True, extra="", listeners="[10000]", name="dp"):
+    def __init__(self, ipsec=True, extra="", listeners="[10000]", name="dp", max_sas=0):
         tag = unique("")
         self.tag = tag
         self.workdir = tempfile.mkdtemp(prefix="tcpsec-api-")
@@ -144,7 +144,7 @@ class Api:
         self.prot_mac = self.gw.run("cat /sys/class/net/prot/address").stdout.strip()
         self.loc_mac = self.gw.run("cat /sys/class/net/loc/address").stdout.strip()
         self.prefix = f"tcpsec-api{tag}"
-        self.dp = Dataplane(config(self.prefix, self.sock, ipsec, extra, listeners), self.workdir,
+        self.dp = Dataplane(config(self.prefix, self.sock, ipsec, extra, listeners, max_sas), self.workdir,
                             netns=self.gw, name=name)
         self.wan = self.peer.raw_socket("wan")
         self.eth0 = self.host.raw_socket("eth0")

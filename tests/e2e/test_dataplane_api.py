@@ -263,3 +263,21 @@ def test_dump_restart_restore_continues_the_tunnel():
         r = c.restore(msg("DataplaneState"))
         assert (r.sas_deleted, r.policies_deleted) == (2, 2)
         assert list(c.list_sas().sas) == [] and list(c.dump().listeners.listeners) == []
+
+
+def test_full_sa_table_is_resource_exhausted_and_changes_nothing():
+    with Api(max_sas=64) as t:
+        c = t.client
+        assert c.list_sas().capacity == 64
+        fill = "".join(f'add_sas {{ {sa_text(0x9000 + i, "DIRECTION_INBOUND", IN_KEY)} }}\n' for i in range(64))
+        assert c.apply(fill).sas_added == 64
+        # One outbound SA (room) and one inbound (none): neither goes in.
+        e = rpc_error(c.apply, f"""add_sas {{ {sa_text(0x9100, "DIRECTION_OUTBOUND", OUT_KEY)} }}
+                                   add_sas {{ {sa_text(0x9100, "DIRECTION_INBOUND", IN_KEY)} }}""")
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "INBOUND" in e.details() and "max_sas 64" in e.details()
+        assert len(c.list_sas().sas) == 64
+        assert all(s.direction == P.DIRECTION_INBOUND for s in c.list_sas().sas)
+        # A deleted SA's record can be used again.
+        c.apply("delete_sas { spi: 0x9000 direction: DIRECTION_INBOUND tunnel_local: \"%s\" }" % GW)
+        assert c.apply(f'add_sas {{ {sa_text(0x9100, "DIRECTION_INBOUND", IN_KEY)} }}').sas_added == 1
