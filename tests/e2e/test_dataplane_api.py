@@ -6,7 +6,6 @@ changes), updates keep sequence numbers and replay windows, deletes stop
 traffic, and a dumped state restored into a restarted dataplane lets the
 tunnel continue where it was."""
 
-import time
 
 import grpc
 import pytest
@@ -130,7 +129,7 @@ def test_bad_requests_are_refused_whole_and_change_nothing():
         assert "16" in d and "20" in d and "\\x01" not in d
         refused(f'add_sas {{ name: "dup" {sa_text(IN_SPI, "DIRECTION_INBOUND", IN_KEY)} }}', inv,
                 "add_sas[0].spi", "already installed")
-        refused(f"delete_sas {{ spi: 0x4444 direction: DIRECTION_OUTBOUND }}", inv, "delete_sas[0]",
+        refused("delete_sas { spi: 0x4444 direction: DIRECTION_OUTBOUND }", inv, "delete_sas[0]",
                 "not installed")
         refused(f"update_sas {{ {sa_text(0x4444, 'DIRECTION_OUTBOUND', OUT_KEY)} }}", inv,
                 "update_sas[0]", "not installed")

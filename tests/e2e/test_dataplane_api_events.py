@@ -9,7 +9,7 @@ import time
 
 import grpc
 import pytest
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import TCP
 
 from dataplane_api_topology import (GW, IN_KEY, IN_SPI, OUT_KEY, OUT_SPI, PEER, Api, esp_seq, inner,
                                     peer_sa, sa_text, tcp_seg)
