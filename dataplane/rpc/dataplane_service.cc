@@ -15,7 +15,7 @@
 
 #include <rte_mbuf.h>
 
-#include "dataplane/rpc/event_hub.h"
+#include "common/event_hub.h"
 #include "dataplane/rpc/packet_stream.h"
 #include "dataplane/stats/counters.h"
 #include "dataplane/stats/drop_reason.h"
@@ -70,7 +70,7 @@ grpc::Status to_grpc(const pipeline::ApplyOutcome& o) {
 
 class Service final : public v1::Dataplane::Service {
  public:
-  Service(pipeline::Gateway& gw, pipeline::StateStore& store, EventHub& events,
+  Service(pipeline::Gateway& gw, pipeline::StateStore& store, EventHub<v1::Event>& events,
           const DataplaneServer::Workers& workers, std::chrono::steady_clock::time_point started)
       : gw_(gw), store_(store), events_(events), workers_(workers), started_(started) {}
 
@@ -120,7 +120,7 @@ class Service final : public v1::Dataplane::Service {
 
   grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest*,
                            grpc::ServerWriter<v1::Event>* writer) override {
-    EventHub::Handle h = events_.subscribe();
+    auto h = events_.subscribe();
     while (!context->IsCancelled()) {
       auto e = events_.next(h, std::chrono::milliseconds(100));
       if (e && !writer->Write(*e)) break;
@@ -260,7 +260,7 @@ class Service final : public v1::Dataplane::Service {
  private:
   pipeline::Gateway& gw_;
   pipeline::StateStore& store_;
-  EventHub& events_;
+  EventHub<v1::Event>& events_;
   const DataplaneServer::Workers& workers_;
   std::chrono::steady_clock::time_point started_;
 };
@@ -269,7 +269,7 @@ class Service final : public v1::Dataplane::Service {
 
 struct DataplaneServer::Impl {
   std::string path;
-  EventHub events;
+  EventHub<v1::Event> events;
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   std::once_flag shut;
