@@ -45,7 +45,9 @@ GrpcDataplaneLink::GrpcDataplaneLink(const std::string& unix_socket)
   impl_->stub = v1::Dataplane::NewStub(impl_->channel);
 }
 
-GrpcDataplaneLink::~GrpcDataplaneLink() { stop(); }
+GrpcDataplaneLink::~GrpcDataplaneLink() {
+  stop();
+}
 
 Expected<std::vector<uint32_t>> GrpcDataplaneLink::allocate_spis(uint32_t count) {
   grpc::ClientContext ctx;

@@ -1,0 +1,118 @@
+#include "controlplane/daemon/gateway_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "common/event_hub.h"
+#include "tcpsec/v1/gateway.grpc.pb.h"
+
+#ifdef TCPSEC_GRPC_REFLECTION
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#endif
+
+namespace tcpsec::daemon {
+
+namespace {
+
+class Service final : public v1::Gateway::Service {
+ public:
+  Service(IkeDaemon& d, EventHub<v1::GatewayEvent>& events) : daemon_(d), events_(events) {}
+
+  grpc::Status ListIkeSas(grpc::ServerContext*, const v1::ListIkeSasRequest*,
+                          v1::ListIkeSasReply* reply) override {
+    *reply = daemon_.list();
+    return grpc::Status::OK;
+  }
+  grpc::Status Initiate(grpc::ServerContext*, const v1::InitiateRequest* r,
+                        v1::InitiateReply*) override {
+    if (auto s = daemon_.initiate(r->connection()); !s)
+      return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
+    return grpc::Status::OK;
+  }
+  grpc::Status Terminate(grpc::ServerContext*, const v1::TerminateRequest* r,
+                         v1::TerminateReply* reply) override {
+    reply->set_ike_sas(daemon_.terminate(r->connection()));
+    return grpc::Status::OK;
+  }
+  grpc::Status Rekey(grpc::ServerContext*, const v1::RekeyRequest*, v1::RekeyReply*) override {
+    return {grpc::StatusCode::UNIMPLEMENTED, "rekeying (CREATE_CHILD_SA) is not implemented yet"};
+  }
+  grpc::Status WatchGatewayEvents(grpc::ServerContext* context,
+                                  const v1::WatchGatewayEventsRequest*,
+                                  grpc::ServerWriter<v1::GatewayEvent>* writer) override {
+    auto h = events_.subscribe();
+    while (!context->IsCancelled()) {
+      auto e = events_.next(h, std::chrono::milliseconds(100));
+      if (e && !writer->Write(*e)) break;
+    }
+    events_.unsubscribe(h);
+    return grpc::Status::OK;
+  }
+
+ private:
+  IkeDaemon& daemon_;
+  EventHub<v1::GatewayEvent>& events_;
+};
+
+}  // namespace
+
+struct GatewayServer::Impl {
+  std::string path;
+  EventHub<v1::GatewayEvent> events;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<grpc::Server> server;
+  std::once_flag shut;
+};
+
+Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string& unix_socket,
+                                                              IkeDaemon& daemon) {
+  const std::string where = "unix_socket \"" + unix_socket + "\": ";
+  struct stat st {};
+  if (lstat(unix_socket.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
+    unlink(unix_socket.c_str());
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = unix_socket;
+  impl->service = std::make_unique<Service>(daemon, impl->events);
+  grpc::EnableDefaultHealthCheckService(true);
+#ifdef TCPSEC_GRPC_REFLECTION
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+#endif
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(impl->service.get());
+  mode_t old_mask = umask(0117);
+  impl->server = builder.BuildAndStart();
+  umask(old_mask);
+  if (!impl->server) return Status::error(where + "cannot listen (see gRPC's log above)");
+  if (chmod(unix_socket.c_str(), 0660) != 0)
+    return Status::error(where + "chmod 0660: " + std::strerror(errno));
+  return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
+}
+
+GatewayServer::GatewayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void GatewayServer::publish(const v1::GatewayEvent& event) {
+  impl_->events.publish(event);
+}
+
+void GatewayServer::shutdown() {
+  std::call_once(impl_->shut, [this] {
+    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    impl_->server->Wait();
+    unlink(impl_->path.c_str());
+  });
+}
+
+GatewayServer::~GatewayServer() {
+  shutdown();
+}
+
+}  // namespace tcpsec::daemon

@@ -1,0 +1,616 @@
+#include "controlplane/daemon/ike_daemon.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <future>
+
+#include "controlplane/ikesa/ike_auth.h"
+#include "controlplane/ikesa/ike_init.h"
+#include "controlplane/ikesa/informational.h"
+#include "controlplane/message/message_codec.h"
+
+namespace tcpsec::daemon {
+
+using ikesa::IkeSa;
+using ikesa::IkeSaState;
+
+namespace {
+
+constexpr uint16_t kIkePort = 500;
+constexpr uint16_t kNatTPort = 4500;
+
+uint64_t random_spi() {
+  uint64_t spi = 0;
+  while (spi == 0) RAND_bytes(reinterpret_cast<uint8_t*>(&spi), sizeof spi);
+  return spi;
+}
+
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string spi_text(uint64_t spi) {
+  char b[20];
+  std::snprintf(b, sizeof b, "%016" PRIx64, spi);
+  return b;
+}
+
+}  // namespace
+
+IkeDaemon::IkeDaemon(v1::GatewayConfig config, link::DataplaneLink& link)
+    : config_(std::move(config)), link_(link) {
+  started_ms_ = now_ms();
+}
+
+IkeDaemon::~IkeDaemon() {
+  link_.stop();
+}
+
+uint64_t IkeDaemon::now_ms() const {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void IkeDaemon::emit(const std::string& connection, const std::string& kind,
+                     const std::string& message) {
+  std::fprintf(stderr, "tcpsec-ike: event %s %s%s%s\n", connection.c_str(), kind.c_str(),
+               message.empty() ? "" : ": ", message.c_str());
+  if (sink_) {
+    v1::GatewayEvent e;
+    e.set_time_s(static_cast<double>(now_ms() - started_ms_) / 1000.0);
+    e.set_connection(connection);
+    e.set_kind(kind);
+    e.set_message(message);
+    sink_(e);
+  }
+}
+
+ikesa::TaskContext IkeDaemon::context() {
+  return ikesa::TaskContext{
+      link_, config_,
+      [this](const std::string& c, const std::string& k, const std::string& m) { emit(c, k, m); },
+      now_ms(), &next_policy_priority_};
+}
+
+void IkeDaemon::post(Work w) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(w));
+  }
+  cv_.notify_one();
+}
+
+Status IkeDaemon::start() {
+  auto s = link_.start([this](v1::PacketIn p) { post(std::move(p)); },
+                       [this](v1::Event e) { post(std::move(e)); });
+  if (!s) return s;
+  // TCP listeners are global to the responder role (gateway.proto).
+  v1::ApplyRequest r;
+  auto* listeners = r.mutable_listeners();
+  for (const auto& l : config_.tcp_listeners()) {
+    auto* out = listeners->add_listeners();
+    out->set_address(l.address());
+    for (uint32_t p : l.ports()) out->add_ports(p);
+  }
+  if (config_.tcp_listeners_size() > 0) {
+    if (auto a = link_.apply(r); !a)
+      return Status::error("installing TCP listeners: " + a.message());
+  }
+  for (const auto& c : config_.connections()) {
+    if (c.auto_start())
+      post(Command([this, name = c.name()] {
+        if (auto st = initiate_now(name); !st) emit(name, "ike_down", st.message());
+      }));
+  }
+  return Status::ok();
+}
+
+void IkeDaemon::run(const std::atomic<bool>& stop) {
+  uint64_t next_tick = now_ms() + 100;
+  while (!stop.load()) {
+    std::deque<Work> work;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return !queue_.empty(); });
+      work.swap(queue_);
+    }
+    for (auto& w : work) {
+      if (auto* p = std::get_if<v1::PacketIn>(&w)) {
+        handle(*p);
+      } else if (auto* c = std::get_if<Command>(&w)) {
+        (*c)();
+      }
+      // Dataplane events (connection closed, SA expired) are logged by the
+      // dataplane; rekeying on SA_SOFT_EXPIRED is future work.
+    }
+    if (now_ms() >= next_tick) {
+      tick();
+      next_tick = now_ms() + 100;
+    }
+  }
+}
+
+// ---- operator commands ------------------------------------------------------
+
+Status IkeDaemon::initiate(const std::string& connection) {
+  auto done = std::make_shared<std::promise<Status>>();
+  auto f = done->get_future();
+  post(Command([this, connection, done] { done->set_value(initiate_now(connection)); }));
+  return f.get();
+}
+
+uint32_t IkeDaemon::terminate(const std::string& connection) {
+  auto done = std::make_shared<std::promise<uint32_t>>();
+  auto f = done->get_future();
+  post(Command([this, connection, done] {
+    uint32_t n = 0;
+    for (auto& [spi, sa] : sas_) {
+      if (sa->connection().name() != connection || sa->state() != IkeSaState::kEstablished)
+        continue;
+      sa->set_state(IkeSaState::kDeleting);
+      queue_task(*sa, std::make_unique<ikesa::Informational>(
+                          true, ikesa::Informational::Kind::kDeleteIke));
+      ++n;
+    }
+    done->set_value(n);
+  }));
+  return f.get();
+}
+
+v1::ListIkeSasReply IkeDaemon::list() {
+  auto done = std::make_shared<std::promise<v1::ListIkeSasReply>>();
+  auto f = done->get_future();
+  post(Command([this, done] {
+    v1::ListIkeSasReply reply;
+    for (const auto& [spi, sa] : sas_) {
+      auto* info = reply.add_ike_sas();
+      info->set_connection(sa->connection().name());
+      info->set_initiator_spi(sa->spi_i());
+      info->set_responder_spi(sa->spi_r());
+      info->set_initiator(sa->initiator());
+      info->set_state(ikesa::to_string(sa->state()));
+      info->set_local_address(sa->path().local_address);
+      info->set_remote_address(sa->path().peer_address);
+      info->set_remote_id(sa->remote_id_text);
+      info->set_transport(sa->path().transport == v1::TRANSPORT_PSEUDO_TCP ? "pseudo_tcp"
+                          : sa->path().nat                                 ? "udp-natt"
+                                                                           : "udp");
+      info->set_proposal(sa->proposal_text);
+      if (sa->established_ms)
+        info->set_established_s(static_cast<double>(now_ms() - sa->established_ms) / 1000.0);
+      for (const auto& c : sa->children) {
+        auto* ci = info->add_children();
+        ci->set_name(c.name);
+        ci->set_spi_in(c.spi_in);
+        ci->set_spi_out(c.spi_out);
+        ci->set_state("INSTALLED");
+        for (const auto& t : c.local_ts) ci->add_local_ts(t);
+        for (const auto& t : c.remote_ts) ci->add_remote_ts(t);
+        ci->set_encryption(v1::EspAlgorithm_Name(c.algorithm));
+      }
+    }
+    done->set_value(std::move(reply));
+  }));
+  return f.get();
+}
+
+const v1::Connection* IkeDaemon::find_connection(const std::string& name) const {
+  for (const auto& c : config_.connections())
+    if (c.name() == name) return &c;
+  return nullptr;
+}
+
+// A responder's connection for a new IKE SA: ours is the local address, the
+// peer fits remote_address (empty or %any: anyone).
+const v1::Connection* IkeDaemon::match_connection(const v1::PacketIn& p) const {
+  for (const auto& c : config_.connections()) {
+    if (c.local_address() != p.local_address()) continue;
+    if (c.remote_address().empty() || c.remote_address() == "%any" ||
+        c.remote_address() == p.peer_address())
+      return &c;
+  }
+  return nullptr;
+}
+
+Status IkeDaemon::initiate_now(const std::string& name) {
+  const v1::Connection* c = find_connection(name);
+  if (!c) return Status::error("no connection named '" + name + "'");
+  if (c->remote_address().empty() || c->remote_address() == "%any")
+    return Status::error("connection '" + name + "' has no remote_address to initiate to");
+  uint64_t spi = random_spi();
+  auto sa = std::make_unique<IkeSa>(*c, true, spi);
+  ikesa::PeerPath& path = sa->path();
+  path.local_address = c->local_address();
+  path.peer_address = c->remote_address();
+  path.local_port = path.peer_port = kIkePort;
+  if (c->transport().encapsulation() == v1::IKE_ENCAPSULATION_TCP) {
+    path.transport = v1::TRANSPORT_PSEUDO_TCP;
+    path.tcp_peer_port = static_cast<uint16_t>(c->transport().remote_tcp_port());
+  }
+  IkeSa& ref = *sa;
+  sas_[spi] = std::move(sa);
+  emit(name, "ike_connecting",
+       std::string("to ") + path.peer_address +
+           (path.transport == v1::TRANSPORT_PSEUDO_TCP ? " over pseudo-TCP" : " over UDP"));
+  queue_task(ref, std::make_unique<ikesa::IkeInit>(true));
+  return Status::ok();
+}
+
+// ---- tasks and sending --------------------------------------------------------
+
+void IkeDaemon::queue_task(IkeSa& sa, std::unique_ptr<ikesa::Task> task) {
+  waiting_[sa.our_spi()].push_back(std::move(task));
+  if (!active_.count(sa.our_spi())) next_task(sa);
+}
+
+void IkeDaemon::next_task(IkeSa& sa) {
+  auto& q = waiting_[sa.our_spi()];
+  if (q.empty() || active_.count(sa.our_spi())) return;
+  std::unique_ptr<ikesa::Task> task = std::move(q.front());
+  q.pop_front();
+  auto ctx = context();
+  std::vector<ike::Payload> payloads;
+  if (auto s = task->build_request(sa, ctx, payloads); !s)
+    return fail(sa, "ike_down", std::string(task->name()) + ": " + s.message());
+  uint32_t id = sa.next_request_id;
+  Expected<ike::Bytes> bytes = Status::error("unset");
+  if (task->exchange() == ike::ExchangeType::kIkeSaInit) {
+    ike::Message m;
+    m.header.initiator_spi = sa.spi_i();
+    m.header.exchange = ike::ExchangeType::kIkeSaInit;
+    m.header.initiator = true;
+    m.header.message_id = 0;
+    m.payloads = std::move(payloads);
+    bytes = ike::serialize(m);
+    if (bytes) sa.init_request = *bytes;
+  } else {
+    bytes = sa.protect(task->exchange(), false, id, payloads);
+  }
+  if (!bytes) return fail(sa, "ike_down", std::string(task->name()) + ": " + bytes.error());
+  sa.pending_id = id;
+  active_[sa.our_spi()] = std::move(task);
+  send_request(sa, *bytes);
+}
+
+void IkeDaemon::send(IkeSa& sa, const ike::Bytes& message) {
+  const ikesa::PeerPath& p = sa.path();
+  v1::PacketOut out;
+  out.set_transport(p.transport);
+  out.set_local_address(p.local_address);
+  out.set_peer_address(p.peer_address);
+  out.set_local_port(p.local_port);
+  out.set_peer_port(p.peer_port);
+  out.set_tcp_peer_port(p.tcp_peer_port);
+  out.set_ike(std::string(message.begin(), message.end()));
+  if (auto s = link_.send(out); !s)
+    std::fprintf(stderr, "tcpsec-ike: %s: send: %s\n", sa.connection().name().c_str(),
+                 s.message().c_str());
+}
+
+void IkeDaemon::send_request(IkeSa& sa, const ike::Bytes& message) {
+  sa.pending_request = message;
+  sa.pending = true;
+  sa.pending_sent_ms = now_ms();
+  sa.pending_tries = 0;
+  send(sa, message);
+}
+
+void IkeDaemon::fail(IkeSa& sa, const std::string& kind, const std::string& why) {
+  emit(sa.connection().name(), kind, why);
+  auto ctx = context();
+  ikesa::remove_children(sa, ctx);
+  sa.set_state(IkeSaState::kDead);
+}
+
+void IkeDaemon::established(IkeSa& sa) {
+  sa.set_state(IkeSaState::kEstablished);
+  sa.established_ms = sa.last_heard_ms = now_ms();
+  emit(sa.connection().name(), "ike_up",
+       spi_text(sa.spi_i()) + "_i " + spi_text(sa.spi_r()) + "_r " + sa.proposal_text + " with " +
+           sa.remote_id_text);
+  for (const auto& c : sa.children) {
+    char b[64];
+    std::snprintf(b, sizeof b, "in %08" PRIx32 " out %08" PRIx32, c.spi_in, c.spi_out);
+    emit(sa.connection().name(), "child_up", b);
+  }
+}
+
+void IkeDaemon::forget(uint64_t our_spi) {
+  active_.erase(our_spi);
+  waiting_.erase(our_spi);
+  std::erase_if(half_open_, [&](const auto& e) { return e.second == our_spi; });
+  sas_.erase(our_spi);
+}
+
+// ---- receiving ------------------------------------------------------------------
+
+void IkeDaemon::handle(v1::PacketIn& p) {
+  std::span<const uint8_t> bytes = bytes_of(p.ike());
+  ike::ParseError perr;
+  auto h = ike::parse_header(bytes, &perr);
+  if (!h) {
+    std::fprintf(stderr, "tcpsec-ike: dropped a message from %s: %s\n", p.peer_address().c_str(),
+                 h.error().c_str());
+    return;
+  }
+  // Our SPI is the responder's in messages from the original initiator.
+  uint64_t ours = h->initiator ? h->responder_spi : h->initiator_spi;
+  if (h->exchange == ike::ExchangeType::kIkeSaInit && !h->response && h->responder_spi == 0) {
+    return handle_new_sa(*h, bytes, p);
+  }
+  auto it = sas_.find(ours);
+  if (it == sas_.end()) {
+    std::fprintf(stderr, "tcpsec-ike: dropped %s from %s: no IKE SA %s\n",
+                 ike::to_string(h->exchange).c_str(), p.peer_address().c_str(),
+                 spi_text(ours).c_str());
+    return;
+  }
+  IkeSa& sa = *it->second;
+  if (sa.state() == IkeSaState::kDead) return;
+  if (p.peer_address() != sa.path().peer_address) return;  // MOBIKE is not supported
+  sa.last_heard_ms = now_ms();
+  if (h->response) {
+    handle_response(sa, *h, bytes);
+  } else {
+    // The peer moves IKE to 4500 after NAT detection; answer where it asks.
+    sa.path().local_port = static_cast<uint16_t>(p.local_port());
+    sa.path().peer_port = static_cast<uint16_t>(p.peer_port());
+    handle_request(sa, *h, bytes, p);
+  }
+  if (sa.state() == IkeSaState::kDead) forget(sa.our_spi());
+}
+
+void IkeDaemon::handle_new_sa(const ike::Header& h, std::span<const uint8_t> bytes,
+                              const v1::PacketIn& p) {
+  auto key = std::make_pair(p.peer_address(), h.initiator_spi);
+  if (auto it = half_open_.find(key); it != half_open_.end()) {
+    auto sa = sas_.find(it->second);
+    if (sa != sas_.end() && !sa->second->last_response.empty())
+      send(*sa->second, sa->second->last_response);  // our response was lost
+    return;
+  }
+  auto message = ike::parse(bytes);
+  if (!message) {
+    std::fprintf(stderr, "tcpsec-ike: IKE_SA_INIT from %s: %s\n", p.peer_address().c_str(),
+                 message.error().c_str());
+    return;
+  }
+  const v1::Connection* c = match_connection(p);
+  auto answer_error = [&](ike::NotifyType type, const ike::Bytes& data) {
+    ike::Message m;
+    m.header = h;
+    m.header.response = true;
+    m.header.initiator = false;
+    m.header.responder_spi = 0;
+    m.payloads.push_back(ikesa::notify_payload(type, data));
+    auto out = ike::serialize(m);
+    if (!out) return;
+    IkeSa tmp(c ? *c : v1::Connection{}, false, 0);
+    tmp.path().local_address = p.local_address();
+    tmp.path().peer_address = p.peer_address();
+    tmp.path().local_port = static_cast<uint16_t>(p.local_port());
+    tmp.path().peer_port = static_cast<uint16_t>(p.peer_port());
+    tmp.path().transport = p.transport();
+    send(tmp, *out);
+  };
+  if (!c) {
+    std::fprintf(stderr, "tcpsec-ike: IKE_SA_INIT from %s to %s: no connection matches\n",
+                 p.peer_address().c_str(), p.local_address().c_str());
+    return answer_error(ike::NotifyType::kNoProposalChosen, {});
+  }
+  uint64_t spi = random_spi();
+  auto sa = std::make_unique<IkeSa>(*c, false, spi);
+  sa->set_spi_i(h.initiator_spi);
+  ikesa::PeerPath& path = sa->path();
+  path.local_address = p.local_address();
+  path.peer_address = p.peer_address();
+  path.local_port = static_cast<uint16_t>(p.local_port());
+  path.peer_port = static_cast<uint16_t>(p.peer_port());
+  path.transport = p.transport();
+  sa->init_request.assign(bytes.begin(), bytes.end());
+  ikesa::IkeInit task(false);
+  auto ctx = context();
+  std::vector<ike::Payload> out;
+  ikesa::TaskError error;
+  if (!task.respond(*sa, ctx, message->payloads, out, error)) {
+    emit(c->name(),
+         error.notify == ike::NotifyType::kInvalidKePayload ? "invalid_ke" : "no_proposal",
+         error.message);
+    return answer_error(error.notify, error.notify_data);
+  }
+  ike::Message m;
+  m.header = h;
+  m.header.responder_spi = spi;
+  m.header.response = true;
+  m.header.initiator = false;
+  m.payloads = std::move(out);
+  auto response = ike::serialize(m);
+  if (!response) {
+    std::fprintf(stderr, "tcpsec-ike: IKE_SA_INIT response: %s\n", response.error().c_str());
+    return;
+  }
+  sa->init_response = *response;
+  sa->last_response = *response;
+  sa->last_response_id = 0;
+  sa->expected_request_id = 1;
+  sa->last_heard_ms = now_ms();
+  send(*sa, *response);
+  half_open_[key] = spi;
+  sas_[spi] = std::move(sa);
+}
+
+void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const uint8_t> bytes,
+                               const v1::PacketIn&) {
+  if (h.message_id + 1 == sa.expected_request_id && !sa.last_response.empty()) {
+    send(sa, sa.last_response);  // a retransmission: our response was lost
+    return;
+  }
+  if (h.message_id != sa.expected_request_id) return;  // RFC 7296 2.3: drop
+  auto inner = sa.open(bytes);
+  if (!inner) {
+    // Unauthenticated: no answer (RFC 7296 2.21.2).
+    std::fprintf(stderr, "tcpsec-ike: %s: request %u: %s\n", sa.connection().name().c_str(),
+                 h.message_id, inner.error().c_str());
+    return;
+  }
+  std::unique_ptr<ikesa::Task> task;
+  switch (h.exchange) {
+    case ike::ExchangeType::kIkeAuth:
+      if (sa.initiator() || sa.state() != IkeSaState::kConnecting) return;
+      task = std::make_unique<ikesa::IkeAuth>(false);
+      break;
+    case ike::ExchangeType::kInformational:
+      task = std::make_unique<ikesa::Informational>(false);
+      break;
+    default:
+      break;
+  }
+  std::vector<ike::Payload> out;
+  ikesa::TaskError error;
+  bool ok = true;
+  auto ctx = context();
+  if (task) {
+    ok = task->respond(sa, ctx, *inner, out, error);
+    if (!ok) out = {ikesa::notify_payload(error.notify, error.notify_data)};
+  } else {
+    // CREATE_CHILD_SA (rekeys, more Child SAs) is not implemented yet: the
+    // peer keeps its SAs until their hard lifetime and then re-establishes.
+    out = {ikesa::notify_payload(ike::NotifyType::kNoAdditionalSas)};
+  }
+  auto response = sa.protect(h.exchange, true, h.message_id, out);
+  if (!response) {
+    std::fprintf(stderr, "tcpsec-ike: %s: response: %s\n", sa.connection().name().c_str(),
+                 response.error().c_str());
+    return;
+  }
+  sa.last_response = *response;
+  sa.last_response_id = h.message_id;
+  sa.expected_request_id = h.message_id + 1;
+  send(sa, *response);
+  if (h.exchange == ike::ExchangeType::kIkeAuth) {
+    if (ok) {
+      established(sa);
+    } else {
+      fail(sa, "ike_down", error.message);
+    }
+  } else if (h.exchange == ike::ExchangeType::kInformational && sa.state() == IkeSaState::kDead) {
+    emit(sa.connection().name(), "ike_down", "deleted by the peer");
+  }
+}
+
+void IkeDaemon::handle_response(IkeSa& sa, const ike::Header& h, std::span<const uint8_t> bytes) {
+  auto it = active_.find(sa.our_spi());
+  if (it == active_.end() || !sa.pending || h.message_id != sa.pending_id) return;
+  ikesa::Task& task = *it->second;
+  auto ctx = context();
+  Status result = Status::ok();
+  if (task.exchange() == ike::ExchangeType::kIkeSaInit) {
+    auto message = ike::parse(bytes);
+    if (!message) return;  // keep retransmitting: maybe a forged reply
+    if (h.responder_spi != 0) sa.set_spi_r(h.responder_spi);
+    sa.init_response.assign(bytes.begin(), bytes.end());
+    auto& init = static_cast<ikesa::IkeInit&>(task);
+    result = init.process_response(sa, ctx, message->payloads);
+    if (result && init.restart()) {
+      // New DH group or a cookie: the same task sends IKE_SA_INIT again.
+      sa.set_spi_r(0);
+      sa.pending = false;
+      std::unique_ptr<ikesa::Task> again = std::move(it->second);
+      active_.erase(it);
+      waiting_[sa.our_spi()].push_front(std::move(again));
+      return next_task(sa);
+    }
+  } else {
+    auto inner = sa.open(bytes);
+    if (!inner) return;  // not authentic: ignore, keep retransmitting
+    result = task.process_response(sa, ctx, *inner);
+  }
+  sa.pending = false;
+  ++sa.next_request_id;
+  std::unique_ptr<ikesa::Task> done = std::move(it->second);
+  active_.erase(it);
+  if (!result) return fail(sa, "ike_down", std::string(done->name()) + ": " + result.message());
+  if (done->exchange() == ike::ExchangeType::kIkeSaInit) {
+    // NAT found: IKE moves to 4500 with the non-ESP marker (RFC 7296 2.23).
+    if (sa.path().nat && sa.path().transport == v1::TRANSPORT_UDP)
+      sa.path().local_port = sa.path().peer_port = kNatTPort;
+    queue_task(sa, std::make_unique<ikesa::IkeAuth>(true));
+    return;
+  }
+  if (done->exchange() == ike::ExchangeType::kIkeAuth) established(sa);
+  if (done->exchange() == ike::ExchangeType::kInformational &&
+      static_cast<ikesa::Informational&>(*done).kind() == ikesa::Informational::Kind::kDeleteIke) {
+    emit(sa.connection().name(), "ike_down", "deleted");
+    sa.set_state(IkeSaState::kDead);
+    return;
+  }
+  next_task(sa);
+}
+
+// ---- timers -----------------------------------------------------------------------
+
+void IkeDaemon::tick() {
+  const uint64_t now = now_ms();
+  const auto& t = config_.timers();
+  const uint64_t base = t.retransmit_ms() ? t.retransmit_ms() : 1000;
+  const uint32_t tries = t.retransmit_tries() ? t.retransmit_tries() : 5;
+  std::vector<uint64_t> dead;
+  for (auto& [spi, sa_ptr] : sas_) {
+    IkeSa& sa = *sa_ptr;
+    if (sa.pending) {
+      uint64_t wait = base << std::min<uint32_t>(sa.pending_tries, 6);
+      if (now - sa.pending_sent_ms < wait) continue;
+      const v1::Connection& c = sa.connection();
+      // `auto`: UDP got no answer; IKE_SA_INIT goes again over pseudo-TCP.
+      bool init = sa.pending_id == 0 && sa.state() == IkeSaState::kConnecting;
+      uint32_t fallback =
+          c.transport().auto_fallback_retransmits() ? c.transport().auto_fallback_retransmits() : 2;
+      if (init && c.transport().encapsulation() == v1::IKE_ENCAPSULATION_AUTO &&
+          sa.path().transport == v1::TRANSPORT_UDP && sa.pending_tries + 1 >= fallback) {
+        sa.path().transport = v1::TRANSPORT_PSEUDO_TCP;
+        sa.path().tcp_peer_port = static_cast<uint16_t>(c.transport().remote_tcp_port());
+        emit(c.name(), "fallback_to_tcp",
+             "no answer over UDP after " + std::to_string(sa.pending_tries + 1) +
+                 " transmissions; pseudo-TCP to port " + std::to_string(sa.path().tcp_peer_port));
+        sa.pending_tries = 0;
+        sa.pending_sent_ms = now;
+        send(sa, sa.pending_request);
+        continue;
+      }
+      if (sa.pending_tries >= tries) {
+        fail(sa, "peer_dead",
+             "no answer after " + std::to_string(sa.pending_tries + 1) + " transmissions");
+        sa.restart_when_dead = true;  // a vanished peer, not a refusal
+        dead.push_back(spi);
+        continue;
+      }
+      ++sa.pending_tries;
+      sa.pending_sent_ms = now;
+      send(sa, sa.pending_request);
+      continue;
+    }
+    const uint32_t dpd = sa.connection().dpd_delay_s();
+    if (dpd && sa.state() == IkeSaState::kEstablished && !active_.count(spi) &&
+        now - sa.last_heard_ms > uint64_t{dpd} * 1000) {
+      sa.last_heard_ms = now;  // one check per interval
+      queue_task(sa, std::make_unique<ikesa::Informational>(true));
+    }
+    if (sa.state() == IkeSaState::kDead) dead.push_back(spi);
+  }
+  for (uint64_t spi : dead) {
+    auto it = sas_.find(spi);
+    if (it == sas_.end()) continue;
+    bool restart = it->second->restart_when_dead && it->second->connection().auto_start();
+    std::string name = it->second->connection().name();
+    forget(spi);
+    if (restart) {
+      if (auto s = initiate_now(name); !s) emit(name, "ike_down", s.message());
+    }
+  }
+}
+
+}  // namespace tcpsec::daemon

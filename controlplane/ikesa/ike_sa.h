@@ -1,0 +1,118 @@
+// IkeSa: one IKE SA's state – SPIs, role, negotiated transforms, keys,
+// nonces, message IDs, where its peer is – and the protection of its
+// messages (SK payload). The exchanges themselves are tasks (task.h) that
+// read and change an IkeSa; the daemon owns IkeSas and routes packets.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "controlplane/crypto/diffie_hellman.h"
+#include "controlplane/crypto/ike_keys.h"
+#include "controlplane/crypto/sk_cipher.h"
+#include "controlplane/message/message_codec.h"
+#include "controlplane/message/payloads.h"
+#include "tcpsec/v1/dataplane.pb.h"
+#include "tcpsec/v1/gateway.pb.h"
+
+namespace tcpsec::ikesa {
+
+using ike::Bytes;
+
+// Where the peer is and how its packets travel.
+struct PeerPath {
+  std::string local_address;
+  std::string peer_address;
+  uint16_t local_port = 500;
+  uint16_t peer_port = 500;
+  v1::Transport transport = v1::TRANSPORT_UDP;
+  uint16_t tcp_peer_port = 0;  // pseudo-TCP: the peer's TCP port (initiator)
+  bool nat = false;            // NAT detected: IKE on 4500, ESP in UDP
+};
+
+enum class IkeSaState { kConnecting, kEstablished, kDeleting, kDead };
+const char* to_string(IkeSaState s);
+
+struct ChildSa {
+  std::string name;
+  uint32_t spi_in = 0;   // ours: the peer sends ESP with it
+  uint32_t spi_out = 0;  // the peer's
+  v1::EspAlgorithm algorithm = v1::ESP_ALGORITHM_UNSPECIFIED;
+  std::vector<std::string> local_ts, remote_ts;  // prefixes
+  std::vector<std::string> policy_names;         // installed in the dataplane
+  uint64_t installed_ms = 0;
+};
+
+class IkeSa {
+ public:
+  IkeSa(const v1::Connection& connection, bool initiator, uint64_t our_spi);
+
+  const v1::Connection& connection() const { return connection_; }
+  bool initiator() const { return initiator_; }
+  uint64_t spi_i() const { return spi_i_; }
+  uint64_t spi_r() const { return spi_r_; }
+  void set_spi_r(uint64_t spi) { spi_r_ = spi; }
+  void set_spi_i(uint64_t spi) { spi_i_ = spi; }
+  uint64_t our_spi() const { return initiator_ ? spi_i_ : spi_r_; }
+  IkeSaState state() const { return state_; }
+  void set_state(IkeSaState s) { state_ = s; }
+  PeerPath& path() { return path_; }
+  const PeerPath& path() const { return path_; }
+
+  // Negotiation results (IKE_SA_INIT).
+  ikecrypto::IkeSaTransforms transforms{};
+  std::string proposal_text;  // for logs and lists
+  std::optional<ikecrypto::DhKeyPair> dh;
+  Bytes nonce_i, nonce_r;
+  Bytes init_request, init_response;  // RealMessage1/2 for AUTH
+  // Keys, and the SK ciphers made from them.
+  Status install_keys(std::span<const uint8_t> shared_secret);
+  const ikecrypto::IkeSaKeys& keys() const { return *keys_; }
+
+  // Message IDs (RFC 7296 2.2): ours for requests we send, the peer's we expect.
+  uint32_t next_request_id = 0;
+  uint32_t expected_request_id = 0;
+  // The last response we sent (retransmitted when its request repeats).
+  Bytes last_response;
+  uint32_t last_response_id = UINT32_MAX;
+  // Our outstanding request (retransmitted until answered).
+  Bytes pending_request;
+  uint32_t pending_id = 0;
+  bool pending = false;
+  uint64_t pending_sent_ms = 0;
+  uint32_t pending_tries = 0;
+
+  std::vector<ChildSa> children;
+  uint64_t established_ms = 0;
+  uint64_t last_heard_ms = 0;
+  std::string remote_id_text;
+  // Set when the peer stopped answering: an auto_start connection is
+  // brought up again (never after a refusal, which would only repeat).
+  bool restart_when_dead = false;
+  uint32_t pool_address_index = 0;
+
+  // A protected message: header (our SPIs, `exchange`, flags from role and
+  // `response`, `message_id`) with an SK payload around `inner`.
+  Expected<Bytes> protect(ike::ExchangeType exchange, bool response, uint32_t message_id,
+                          const std::vector<ike::Payload>& inner);
+  // The inner payloads of a received protected message (ICV checked).
+  Expected<std::vector<ike::Payload>> open(std::span<const uint8_t> datagram);
+
+ private:
+  v1::Connection connection_;
+  bool initiator_ = false;
+  uint64_t spi_i_ = 0, spi_r_ = 0;
+  IkeSaState state_ = IkeSaState::kConnecting;
+  PeerPath path_;
+  std::optional<ikecrypto::IkeSaKeys> keys_;
+  std::optional<ikecrypto::SkCipherPair> sk_;
+};
+
+// The SPI bytes in network order (prf+ seeds, NAT detection).
+Bytes spi_bytes(uint64_t spi);
+
+}  // namespace tcpsec::ikesa
