@@ -45,6 +45,12 @@ class IkeDaemon {
   uint32_t terminate(const std::string& connection);
   v1::ListIkeSasReply list();
 
+  // Tests and fuzzing only: what run() does with one packet from the
+  // dataplane / at one timer tick, synchronously on the caller's thread.
+  // Never while run() is running on another thread.
+  void handle_for_test(v1::PacketIn p) { handle(p); }
+  void tick_for_test() { tick(); }
+
  private:
   using Command = std::function<void()>;
   using Work = std::variant<v1::PacketIn, v1::Event, Command>;
