@@ -40,8 +40,10 @@ class Service final : public v1::Gateway::Service {
     reply->set_ike_sas(daemon_.terminate(r->connection()));
     return grpc::Status::OK;
   }
-  grpc::Status Rekey(grpc::ServerContext*, const v1::RekeyRequest*, v1::RekeyReply*) override {
-    return {grpc::StatusCode::UNIMPLEMENTED, "rekeying (CREATE_CHILD_SA) is not implemented yet"};
+  grpc::Status Rekey(grpc::ServerContext*, const v1::RekeyRequest* r, v1::RekeyReply*) override {
+    if (auto s = daemon_.rekey(r->connection(), r->ike()); !s)
+      return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
+    return grpc::Status::OK;
   }
   grpc::Status WatchGatewayEvents(grpc::ServerContext* context,
                                   const v1::WatchGatewayEventsRequest*,

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <future>
 
+#include "controlplane/ikesa/child_rekey.h"
 #include "controlplane/ikesa/ike_auth.h"
 #include "controlplane/ikesa/ike_init.h"
+#include "controlplane/ikesa/ike_rekey.h"
 #include "controlplane/ikesa/informational.h"
 #include "controlplane/message/message_codec.h"
 
@@ -71,9 +73,12 @@ void IkeDaemon::emit(const std::string& connection, const std::string& kind,
 
 ikesa::TaskContext IkeDaemon::context() {
   return ikesa::TaskContext{
-      link_, config_,
+      link_,
+      config_,
       [this](const std::string& c, const std::string& k, const std::string& m) { emit(c, k, m); },
-      now_ms(), &next_policy_priority_};
+      now_ms(),
+      &next_policy_priority_,
+      &next_child_id_};
 }
 
 void IkeDaemon::post(Work w) {
@@ -319,6 +324,46 @@ void IkeDaemon::established(IkeSa& sa) {
   }
 }
 
+void IkeDaemon::adopt(IkeSa& old, std::unique_ptr<IkeSa> next) {
+  if (!next) return;
+  next->set_state(IkeSaState::kEstablished);
+  next->established_ms = next->last_heard_ms = now_ms();
+  emit(old.connection().name(), "ike_rekeyed",
+       spi_text(next->spi_i()) + "_i " + spi_text(next->spi_r()) + "_r " + next->proposal_text);
+  uint64_t spi = next->our_spi();
+  sas_[spi] = std::move(next);
+}
+
+void IkeDaemon::start_rekey(IkeSa& sa, bool ike) {
+  sa.rekey_started_ms = now_ms();
+  if (ike) {
+    queue_task(sa, std::make_unique<ikesa::IkeRekey>(true));
+    return;
+  }
+  for (const auto& c : sa.children) {
+    if (!c.rekeyed && !c.awaiting_switch)
+      queue_task(sa, std::make_unique<ikesa::ChildRekey>(true, c.spi_in));
+  }
+}
+
+Status IkeDaemon::rekey(const std::string& connection, bool ike) {
+  auto done = std::make_shared<std::promise<Status>>();
+  auto f = done->get_future();
+  post(Command([this, connection, ike, done] {
+    uint32_t n = 0;
+    for (auto& [spi, sa] : sas_) {
+      if (sa->connection().name() != connection || sa->state() != IkeSaState::kEstablished ||
+          sa->rekeyed_away)
+        continue;
+      start_rekey(*sa, ike);
+      ++n;
+    }
+    done->set_value(n ? Status::ok()
+                      : Status::error("connection '" + connection + "' has no established IKE SA"));
+  }));
+  return f.get();
+}
+
 void IkeDaemon::forget(uint64_t our_spi) {
   active_.erase(our_spi);
   waiting_.erase(our_spi);
@@ -466,6 +511,14 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
     case ike::ExchangeType::kInformational:
       task = std::make_unique<ikesa::Informational>(false);
       break;
+    case ike::ExchangeType::kCreateChildSa:
+      if (sa.state() != IkeSaState::kEstablished) break;
+      if (ikesa::is_ike_rekey(*inner)) {
+        task = std::make_unique<ikesa::IkeRekey>(false);
+      } else if (ike::find_notify(*inner, ike::NotifyType::kRekeySa)) {
+        task = std::make_unique<ikesa::ChildRekey>(false);
+      }
+      break;
     default:
       break;
   }
@@ -477,8 +530,8 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
     ok = task->respond(sa, ctx, *inner, out, error);
     if (!ok) out = {ikesa::notify_payload(error.notify, error.notify_data)};
   } else {
-    // CREATE_CHILD_SA (rekeys, more Child SAs) is not implemented yet: the
-    // peer keeps its SAs until their hard lifetime and then re-establishes.
+    // Additional Child SAs (CREATE_CHILD_SA without REKEY_SA) are not
+    // offered: one Child SA per connection.
     out = {ikesa::notify_payload(ike::NotifyType::kNoAdditionalSas)};
   }
   auto response = sa.protect(h.exchange, true, h.message_id, out);
@@ -498,7 +551,11 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
       fail(sa, "ike_down", error.message);
     }
   } else if (h.exchange == ike::ExchangeType::kInformational && sa.state() == IkeSaState::kDead) {
-    emit(sa.connection().name(), "ike_down", "deleted by the peer");
+    if (!sa.rekeyed_away) emit(sa.connection().name(), "ike_down", "deleted by the peer");
+  } else if (h.exchange == ike::ExchangeType::kCreateChildSa && task && !ok) {
+    emit(sa.connection().name(), "rekey_refused", error.message);
+  } else if (h.exchange == ike::ExchangeType::kCreateChildSa && ok) {
+    if (auto* rekey = dynamic_cast<ikesa::IkeRekey*>(task.get())) adopt(sa, rekey->take_new_sa());
   }
 }
 
@@ -533,7 +590,27 @@ void IkeDaemon::handle_response(IkeSa& sa, const ike::Header& h, std::span<const
   ++sa.next_request_id;
   std::unique_ptr<ikesa::Task> done = std::move(it->second);
   active_.erase(it);
+  if (!result && done->exchange() == ike::ExchangeType::kCreateChildSa) {
+    // A refused or failed rekey leaves the SAs as they were; the next
+    // attempt comes with the next lifetime check.
+    emit(sa.connection().name(), "rekey_failed",
+         std::string(done->name()) + ": " + result.message());
+    return next_task(sa);
+  }
   if (!result) return fail(sa, "ike_down", std::string(done->name()) + ": " + result.message());
+  if (auto* rekey = dynamic_cast<ikesa::ChildRekey*>(done.get())) {
+    emit(sa.connection().name(), "child_rekeyed", "");
+    queue_task(sa, std::make_unique<ikesa::Informational>(
+                       true, std::vector<uint32_t>{rekey->old_spi_in()}));
+    return;
+  }
+  if (auto* rekey = dynamic_cast<ikesa::IkeRekey*>(done.get())) {
+    adopt(sa, rekey->take_new_sa());
+    // The old IKE SA's delete goes over the same path as the SA itself.
+    queue_task(
+        sa, std::make_unique<ikesa::Informational>(true, ikesa::Informational::Kind::kDeleteIke));
+    return;
+  }
   if (done->exchange() == ike::ExchangeType::kIkeSaInit) {
     // NAT found: IKE moves to 4500 with the non-ESP marker (RFC 7296 2.23).
     if (sa.path().nat && sa.path().transport == v1::TRANSPORT_UDP)
@@ -544,7 +621,7 @@ void IkeDaemon::handle_response(IkeSa& sa, const ike::Header& h, std::span<const
   if (done->exchange() == ike::ExchangeType::kIkeAuth) established(sa);
   if (done->exchange() == ike::ExchangeType::kInformational &&
       static_cast<ikesa::Informational&>(*done).kind() == ikesa::Informational::Kind::kDeleteIke) {
-    emit(sa.connection().name(), "ike_down", "deleted");
+    if (!sa.rekeyed_away) emit(sa.connection().name(), "ike_down", "deleted");
     sa.set_state(IkeSaState::kDead);
     return;
   }
@@ -592,6 +669,26 @@ void IkeDaemon::tick() {
       sa.pending_sent_ms = now;
       send(sa, sa.pending_request);
       continue;
+    }
+    // Rekey before expiry: the IKE SA's initiator at 90% of a lifetime, the
+    // responder at 95% (fewer collisions); one attempt per minute at most.
+    if (sa.state() == IkeSaState::kEstablished && !sa.rekeyed_away && !active_.count(spi) &&
+        now - sa.rekey_started_ms > 60000) {
+      const v1::Connection& c = sa.connection();
+      const uint64_t pct = sa.initiator() ? 90 : 95;
+      const uint64_t ike_after = uint64_t{c.ike_lifetime_s()} * 10 * pct;
+      const uint64_t child_after = uint64_t{c.child_lifetime_s()} * 10 * pct;
+      if (c.ike_lifetime_s() && now - sa.established_ms > ike_after) {
+        start_rekey(sa, true);
+        continue;
+      }
+      bool child_due = false;
+      for (const auto& ch : sa.children)
+        child_due |= !ch.rekeyed && c.child_lifetime_s() && now - ch.installed_ms > child_after;
+      if (child_due) {
+        start_rekey(sa, false);
+        continue;
+      }
     }
     const uint32_t dpd = sa.connection().dpd_delay_s();
     if (dpd && sa.state() == IkeSaState::kEstablished && !active_.count(spi) &&

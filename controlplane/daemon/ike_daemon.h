@@ -43,6 +43,8 @@ class IkeDaemon {
   // Thread-safe: queued to run()'s thread; they wait for the answer.
   Status initiate(const std::string& connection);
   uint32_t terminate(const std::string& connection);
+  // Rekeys the connection's IKE SA (`ike`) or its Child SAs now.
+  Status rekey(const std::string& connection, bool ike);
   v1::ListIkeSasReply list();
 
   // Tests and fuzzing only: what run() does with one packet from the
@@ -70,6 +72,9 @@ class IkeDaemon {
   void fail(ikesa::IkeSa& sa, const std::string& kind, const std::string& why);
   void established(ikesa::IkeSa& sa);
   void forget(uint64_t our_spi);
+  // Registers the IKE SA that replaced `old` by a rekey.
+  void adopt(ikesa::IkeSa& old, std::unique_ptr<ikesa::IkeSa> next);
+  void start_rekey(ikesa::IkeSa& sa, bool ike);
   void emit(const std::string& connection, const std::string& kind, const std::string& message);
   ikesa::TaskContext context();
   const v1::Connection* find_connection(const std::string& name) const;
@@ -87,6 +92,7 @@ class IkeDaemon {
   std::map<uint64_t, std::unique_ptr<ikesa::Task>> active_;         // our SPI -> awaiting reply
   std::map<uint64_t, std::deque<std::unique_ptr<ikesa::Task>>> waiting_;
   uint32_t next_policy_priority_ = 1000;
+  uint32_t next_child_id_ = 1;
   uint64_t started_ms_ = 0;
 };
 

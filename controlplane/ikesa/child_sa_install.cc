@@ -23,30 +23,36 @@ void set_encapsulation(const PeerPath& p, v1::SecurityAssociation& out) {
   }
 }
 
+std::string key_text(const ikecrypto::SecretBytes& k) {
+  return std::string(k.begin(), k.end());
+}
+
 }  // namespace
 
-Status install_child_sa(IkeSa& sa, TaskContext& ctx, const EspChoice& esp, const TsChoice& ts,
-                        uint32_t spi_in, bool initiator) {
-  auto keys = ikecrypto::derive_child_sa_keys(sa.transforms.prf, sa.keys().sk_d, esp.transforms,
-                                              sa.nonce_i, sa.nonce_r);
+Expected<ChildSa> add_child_sas(IkeSa& sa, TaskContext& ctx, const ChildNegotiation& n,
+                                uint32_t child_id, v1::ApplyRequest& r) {
+  auto keys = ikecrypto::derive_child_sa_keys(sa.transforms.prf, sa.keys().sk_d, n.esp.transforms,
+                                              n.nonce_i, n.nonce_r, n.pfs_secret);
   if (!keys) return keys.status();
   const PeerPath& p = sa.path();
   const v1::Connection& c = sa.connection();
-  const auto& in_enc = initiator ? keys->encryption_r2i : keys->encryption_i2r;
-  const auto& in_int = initiator ? keys->integrity_r2i : keys->integrity_i2r;
-  const auto& out_enc = initiator ? keys->encryption_i2r : keys->encryption_r2i;
-  const auto& out_int = initiator ? keys->integrity_i2r : keys->integrity_r2i;
+  const auto& in_enc = n.initiator ? keys->encryption_r2i : keys->encryption_i2r;
+  const auto& in_int = n.initiator ? keys->integrity_r2i : keys->integrity_i2r;
+  const auto& out_enc = n.initiator ? keys->encryption_i2r : keys->encryption_r2i;
+  const auto& out_int = n.initiator ? keys->integrity_i2r : keys->integrity_r2i;
 
   ChildSa child;
+  child.id = child_id ? child_id : (*ctx.next_child_id)++;
   child.name = c.name();
-  child.spi_in = spi_in;
-  child.spi_out = esp.peer_spi;
-  child.algorithm = esp.algorithm;
-  child.local_ts = {ts.local_text};
-  child.remote_ts = {ts.remote_text};
+  child.spi_in = n.spi_in;
+  child.spi_out = n.esp.peer_spi;
+  child.algorithm = n.esp.algorithm;
+  child.proposal_text = n.esp.text;
+  child.local_ts = {n.ts.local_text};
+  child.remote_ts = {n.ts.remote_text};
+  child.selectors = n.ts.selectors;
   child.installed_ms = ctx.now_ms;
 
-  v1::ApplyRequest r;
   const v1::Mode mode = c.mode() == v1::MODE_TRANSPORT ? v1::MODE_TRANSPORT : v1::MODE_TUNNEL;
   for (int dir = 0; dir < 2; ++dir) {
     bool outbound = dir == 1;
@@ -59,36 +65,36 @@ Status install_child_sa(IkeSa& sa, TaskContext& ctx, const EspChoice& esp, const
       s->set_tunnel_local(p.local_address);
       s->set_tunnel_peer(p.peer_address);
     }
-    s->set_algorithm(esp.algorithm);
-    s->set_esn(esp.esn);
-    const auto& enc = outbound ? out_enc : in_enc;
-    const auto& integ = outbound ? out_int : in_int;
-    s->set_encryption_key(std::string(enc.begin(), enc.end()));
-    s->set_integrity_key(std::string(integ.begin(), integ.end()));
+    s->set_algorithm(n.esp.algorithm);
+    s->set_esn(n.esp.esn);
+    s->set_encryption_key(key_text(outbound ? out_enc : in_enc));
+    s->set_integrity_key(key_text(outbound ? out_int : in_int));
     set_encapsulation(p, *s);
     // The SA's own check after decryption (the dataplane takes one
-    // selector per SA: the first pair; the policies below cover the rest).
-    if (!outbound && !ts.selectors.empty()) *s->mutable_selector() = ts.selectors.front();
+    // selector per SA: the first pair; the policies cover the rest).
+    if (!outbound && !child.selectors.empty()) *s->mutable_selector() = child.selectors.front();
   }
-  // Outbound PROTECT policies send the traffic into the SA; inbound, the
-  // SA's selector is checked after decryption.
-  for (size_t i = 0; i < ts.selectors.size(); ++i) {
-    v1::Policy* pol = r.add_set_policies();
-    pol->set_name(c.name() + "-" + hex_spi(child.spi_out) + "-out" + std::to_string(i));
-    pol->set_priority((*ctx.next_policy_priority)++);
-    pol->set_direction(v1::DIRECTION_OUTBOUND);
-    *pol->mutable_match() = ts.selectors[i];
-    pol->set_action(v1::POLICY_ACTION_PROTECT);
-    pol->set_sa_spi(child.spi_out);
-    child.policy_names.push_back(pol->name());
-  }
-  if (auto s = ctx.link.apply(r); !s) return s;
-  sa.children.push_back(std::move(child));
-  return Status::ok();
+  return child;
 }
 
-v1::ApplyRequest removal_of(const IkeSa& sa, const ChildSa& child) {
-  v1::ApplyRequest r;
+void set_child_policies(const IkeSa& sa, TaskContext& ctx, ChildSa& child, v1::ApplyRequest& r) {
+  const bool fresh = child.policy_names.empty();
+  for (size_t i = 0; i < child.selectors.size(); ++i) {
+    v1::Policy* pol = r.add_set_policies();
+    pol->set_name(sa.connection().name() + "-c" + std::to_string(child.id) + "-out" +
+                  std::to_string(i));
+    // A replaced policy keeps its priority (priorities are unique).
+    if (fresh) child.policy_priorities.push_back((*ctx.next_policy_priority)++);
+    pol->set_priority(child.policy_priorities[i]);
+    pol->set_direction(v1::DIRECTION_OUTBOUND);
+    *pol->mutable_match() = child.selectors[i];
+    pol->set_action(v1::POLICY_ACTION_PROTECT);
+    pol->set_sa_spi(child.spi_out);
+    if (fresh) child.policy_names.push_back(pol->name());
+  }
+}
+
+void remove_child_sas(const IkeSa& sa, const ChildSa& child, bool policies, v1::ApplyRequest& r) {
   for (int dir = 0; dir < 2; ++dir) {
     bool outbound = dir == 1;
     v1::SaId* id = r.add_delete_sas();
@@ -97,7 +103,23 @@ v1::ApplyRequest removal_of(const IkeSa& sa, const ChildSa& child) {
     if (!outbound && sa.connection().mode() != v1::MODE_TRANSPORT)
       id->set_tunnel_local(sa.path().local_address);
   }
-  for (const auto& name : child.policy_names) r.add_delete_policies(name);
+  if (policies)
+    for (const auto& name : child.policy_names) r.add_delete_policies(name);
+}
+
+Status install_child_sa(IkeSa& sa, TaskContext& ctx, const ChildNegotiation& n) {
+  v1::ApplyRequest r;
+  auto child = add_child_sas(sa, ctx, n, 0, r);
+  if (!child) return child.status();
+  set_child_policies(sa, ctx, *child, r);
+  if (auto s = ctx.link.apply(r); !s) return s;
+  sa.children.push_back(std::move(*child));
+  return Status::ok();
+}
+
+v1::ApplyRequest removal_of(const IkeSa& sa, const ChildSa& child) {
+  v1::ApplyRequest r;
+  remove_child_sas(sa, child, true, r);
   return r;
 }
 

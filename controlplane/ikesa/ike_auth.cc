@@ -90,7 +90,7 @@ Status IkeAuth::process_response(IkeSa& sa, TaskContext& ctx, const std::vector<
   auto ts = accept_ts(c, *ike::find_payload(in, ike::PayloadType::kTsi)->get<ike::Ts>(),
                       *ike::find_payload(in, ike::PayloadType::kTsr)->get<ike::Ts>());
   if (!ts) return ts.status();
-  return install_child_sa(sa, ctx, *esp, *ts, spi_in_, true);
+  return install_child_sa(sa, ctx, {*esp, *ts, spi_in_, sa.nonce_i, sa.nonce_r, {}, true});
 }
 
 bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payload>& in,
@@ -158,7 +158,8 @@ bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
     ctx.event(c.name(), "ts_unacceptable", ts.error());
     return true;
   }
-  if (auto s = install_child_sa(sa, ctx, *esp, *ts, spis->front(), false); !s) {
+  if (auto s = install_child_sa(sa, ctx, {*esp, *ts, spis->front(), sa.nonce_i, sa.nonce_r, {}, false});
+      !s) {
     out.push_back(notify_payload(ike::NotifyType::kTemporaryFailure));
     ctx.event(c.name(), "child_failed", s.message());
     return true;

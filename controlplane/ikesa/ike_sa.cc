@@ -30,8 +30,12 @@ IkeSa::IkeSa(const v1::Connection& connection, bool initiator, uint64_t our_spi)
 Status IkeSa::install_keys(std::span<const uint8_t> shared_secret) {
   auto seed = ikecrypto::skeyseed(transforms.prf, nonce_i, nonce_r, shared_secret);
   if (!seed) return seed.status();
-  auto keys = ikecrypto::derive_ike_sa_keys(transforms, *seed, nonce_i, nonce_r, spi_bytes(spi_i_),
-                                            spi_bytes(spi_r_));
+  return install_keys_from_skeyseed(*seed);
+}
+
+Status IkeSa::install_keys_from_skeyseed(std::span<const uint8_t> skeyseed) {
+  auto keys = ikecrypto::derive_ike_sa_keys(transforms, skeyseed, nonce_i, nonce_r,
+                                            spi_bytes(spi_i_), spi_bytes(spi_r_));
   if (!keys) return keys.status();
   auto sk = ikecrypto::make_sk_ciphers(transforms, *keys, initiator_);
   if (!sk) return sk.status();

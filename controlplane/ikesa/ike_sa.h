@@ -38,13 +38,23 @@ enum class IkeSaState { kConnecting, kEstablished, kDeleting, kDead };
 const char* to_string(IkeSaState s);
 
 struct ChildSa {
+  uint32_t id = 0;  // stable across rekeys: names its dataplane policies
   std::string name;
   uint32_t spi_in = 0;   // ours: the peer sends ESP with it
   uint32_t spi_out = 0;  // the peer's
   v1::EspAlgorithm algorithm = v1::ESP_ALGORITHM_UNSPECIFIED;
-  std::vector<std::string> local_ts, remote_ts;  // prefixes
+  std::string proposal_text;
+  std::vector<std::string> local_ts, remote_ts;  // for lists and logs
+  std::vector<v1::TrafficSelector> selectors;    // the dataplane's, local -> remote
   std::vector<std::string> policy_names;         // installed in the dataplane
+  std::vector<uint32_t> policy_priorities;
   uint64_t installed_ms = 0;
+  // Make-before-break: a Child SA whose replacement is installed waits for
+  // the delete exchange (its SAs still decrypt late packets).
+  bool rekeyed = false;
+  // Responder of a rekey: the new SA, installed, gets the traffic (the
+  // policies) once the peer deletes the old one.
+  bool awaiting_switch = false;
 };
 
 class IkeSa {
@@ -71,6 +81,8 @@ class IkeSa {
   Bytes init_request, init_response;  // RealMessage1/2 for AUTH
   // Keys, and the SK ciphers made from them.
   Status install_keys(std::span<const uint8_t> shared_secret);
+  // The same from a given SKEYSEED (a rekeyed IKE SA, RFC 7296 2.18).
+  Status install_keys_from_skeyseed(std::span<const uint8_t> skeyseed);
   const ikecrypto::IkeSaKeys& keys() const { return *keys_; }
 
   // Message IDs (RFC 7296 2.2): ours for requests we send, the peer's we expect.
@@ -93,6 +105,11 @@ class IkeSa {
   // Set when the peer stopped answering: an auto_start connection is
   // brought up again (never after a refusal, which would only repeat).
   bool restart_when_dead = false;
+  // Replaced by a rekeyed IKE SA (which took the Child SAs): its deletion
+  // is no tunnel going down.
+  bool rekeyed_away = false;
+  // When we last started a rekey of this SA (or of one of its children).
+  uint64_t rekey_started_ms = 0;
   uint32_t pool_address_index = 0;
 
   // A protected message: header (our SPIs, `exchange`, flags from role and

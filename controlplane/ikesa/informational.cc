@@ -8,13 +8,30 @@
 namespace tcpsec::ikesa {
 
 void remove_children(IkeSa& sa, TaskContext& ctx) {
-  for (const ChildSa& child : sa.children) {
-    if (auto s = ctx.link.apply(removal_of(sa, child)); !s)
-      std::fprintf(stderr, "tcpsec-ike: %s: removing Child SA: %s\n",
-                   sa.connection().name().c_str(), s.message().c_str());
-    ctx.event(sa.connection().name(), "child_down", "");
+  while (!sa.children.empty()) remove_child(sa, ctx, sa.children.size() - 1, "");
+}
+
+void remove_child(IkeSa& sa, TaskContext& ctx, size_t index, const char* why) {
+  ChildSa old = sa.children[index];
+  v1::ApplyRequest r;
+  // Another record with the same id: a rekey in progress or completed.
+  auto successor = std::find_if(sa.children.begin(), sa.children.end(), [&](const ChildSa& c) {
+    return c.id == old.id && c.spi_in != old.spi_in;
+  });
+  bool handed_over = successor != sa.children.end();
+  remove_child_sas(sa, old, /*policies=*/!handed_over, r);
+  if (handed_over && successor->awaiting_switch) {
+    successor->policy_names = old.policy_names;
+    successor->policy_priorities = old.policy_priorities;
+    set_child_policies(sa, ctx, *successor, r);
   }
-  sa.children.clear();
+  if (auto s = ctx.link.apply(r); !s) {
+    std::fprintf(stderr, "tcpsec-ike: %s: removing Child SA: %s\n", sa.connection().name().c_str(),
+                 s.message().c_str());
+  }
+  if (handed_over) successor->awaiting_switch = false;
+  sa.children.erase(sa.children.begin() + static_cast<long>(index));
+  if (!handed_over) ctx.event(sa.connection().name(), "child_down", why);
 }
 
 Status Informational::build_request(IkeSa& sa, TaskContext&, std::vector<ike::Payload>& out) {
@@ -22,19 +39,31 @@ Status Informational::build_request(IkeSa& sa, TaskContext&, std::vector<ike::Pa
     ike::Delete d;
     d.protocol = ike::ProtocolId::kIke;
     out.emplace_back(ike::PayloadType::kDelete, d);
-  } else if (kind_ == Kind::kDeleteChildren && !sa.children.empty()) {
+  } else if (kind_ == Kind::kDeleteChildren) {
     ike::Delete d;
     d.protocol = ike::ProtocolId::kEsp;
-    for (const auto& c : sa.children) d.spis.push_back(c.spi_in);
-    out.emplace_back(ike::PayloadType::kDelete, d);
+    if (spis_.empty())
+      for (const auto& c : sa.children) spis_.push_back(c.spi_in);
+    d.spis = spis_;
+    if (!d.spis.empty()) out.emplace_back(ike::PayloadType::kDelete, d);
   }
   return Status::ok();
 }
 
 Status Informational::process_response(IkeSa& sa, TaskContext& ctx,
                                        const std::vector<ike::Payload>&) {
-  if (kind_ == Kind::kDeleteIke || kind_ == Kind::kDeleteChildren) remove_children(sa, ctx);
-  if (kind_ == Kind::kDeleteIke) sa.set_state(IkeSaState::kDead);
+  if (kind_ == Kind::kDeleteChildren) {
+    for (uint32_t spi : spis_) {
+      auto it = std::find_if(sa.children.begin(), sa.children.end(),
+                             [&](const ChildSa& c) { return c.spi_in == spi; });
+      if (it != sa.children.end())
+        remove_child(sa, ctx, static_cast<size_t>(it - sa.children.begin()), "deleted");
+    }
+  }
+  if (kind_ == Kind::kDeleteIke) {
+    remove_children(sa, ctx);
+    sa.set_state(IkeSaState::kDead);
+  }
   return Status::ok();
 }
 
@@ -60,11 +89,7 @@ bool Informational::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::
                              [&](const ChildSa& c) { return c.spi_out == spi; });
       if (it == sa.children.end()) continue;
       ours.spis.push_back(it->spi_in);
-      if (auto s = ctx.link.apply(removal_of(sa, *it)); !s)
-        std::fprintf(stderr, "tcpsec-ike: %s: removing Child SA: %s\n",
-                     sa.connection().name().c_str(), s.message().c_str());
-      ctx.event(sa.connection().name(), "child_down", "deleted by the peer");
-      sa.children.erase(it);
+      remove_child(sa, ctx, static_cast<size_t>(it - sa.children.begin()), "deleted by the peer");
     }
   }
   if (!ours.spis.empty()) out.emplace_back(ike::PayloadType::kDelete, ours);

@@ -11,6 +11,9 @@ class Informational final : public Task {
   enum class Kind { kDpd, kDeleteIke, kDeleteChildren };
   // The initiator says what it sends; the responder learns it from the request.
   Informational(bool initiator, Kind kind = Kind::kDpd) : Task(initiator), kind_(kind) {}
+  // kDeleteChildren of these Child SAs (our inbound SPIs); none: all.
+  Informational(bool initiator, std::vector<uint32_t> spis_in)
+      : Task(initiator), kind_(Kind::kDeleteChildren), spis_(std::move(spis_in)) {}
   ike::ExchangeType exchange() const override { return ike::ExchangeType::kInformational; }
   const char* name() const override { return "informational"; }
 
@@ -28,9 +31,15 @@ class Informational final : public Task {
  private:
   Kind kind_;
   bool deleted_ike_ = false;
+  std::vector<uint32_t> spis_;
 };
 
 // Removes every Child SA of `sa` from the dataplane.
 void remove_children(IkeSa& sa, TaskContext& ctx);
+// Removes one Child SA (by index in sa.children) from the dataplane and the
+// list. A rekeyed one loses only its SAs: its policies already belong to
+// its successor. A successor waiting for the old one's deletion (we
+// responded to the rekey) gets the traffic in the same Apply.
+void remove_child(IkeSa& sa, TaskContext& ctx, size_t index, const char* why);
 
 }  // namespace tcpsec::ikesa

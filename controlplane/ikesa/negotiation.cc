@@ -44,7 +44,8 @@ Expected<IkeChoice> ike_choice(const proposals::IkeChoice& chosen) {
   if (!transforms) return transforms.status();
   auto dh = proposals::to_ikecrypto(chosen.algorithms.dh);
   if (!dh) return dh.status();
-  return IkeChoice{chosen.proposal, *transforms, *dh, proposals::to_string(chosen.algorithms)};
+  return IkeChoice{chosen.proposal, *transforms, *dh, proposals::to_string(chosen.algorithms),
+                   chosen.peer_spi};
 }
 
 Expected<EspChoice> esp_choice(const proposals::EspChoice& chosen) {
@@ -54,20 +55,27 @@ Expected<EspChoice> esp_choice(const proposals::EspChoice& chosen) {
   if (!algorithm) return algorithm.status();
   uint32_t peer_spi = spi_of(chosen.peer_spi);
   if (peer_spi == 0) return Status::error("ESP proposal: the peer's SPI is not 4 bytes");
-  return EspChoice{chosen.proposal,
-                   *transforms,
-                   *algorithm,
-                   peer_spi,
-                   proposals::to_string(chosen.algorithms),
-                   chosen.algorithms.esn == ike::EsnId::kEsn};
+  EspChoice out{chosen.proposal,
+                *transforms,
+                *algorithm,
+                peer_spi,
+                proposals::to_string(chosen.algorithms),
+                chosen.algorithms.esn == ike::EsnId::kEsn,
+                std::nullopt};
+  if (chosen.algorithms.dh != ike::DhGroup::kNone) {
+    auto g = proposals::to_ikecrypto(chosen.algorithms.dh);
+    if (!g) return g.status();
+    out.pfs_group = *g;
+  }
+  return out;
 }
 
 }  // namespace
 
-Expected<ike::Sa> offered_ike_sa(const v1::Connection& c) {
+Expected<ike::Sa> offered_ike_sa(const v1::Connection& c, const ike::Bytes& spi) {
   auto specs = ike_specs(c);
   if (!specs) return specs.status();
-  return proposals::build_ike_sa(*specs);
+  return proposals::build_ike_sa(*specs, spi);
 }
 
 Expected<ikecrypto::DhGroup> first_dh_group(const v1::Connection& c) {
@@ -103,37 +111,48 @@ IkeSelection select_ike(const v1::Connection& c, const ike::Sa& offered, uint16_
   return out;
 }
 
-Expected<IkeChoice> accept_ike(const v1::Connection& c, const ike::Sa& reply) {
-  auto offered = offered_ike_sa(c);
+Expected<IkeChoice> accept_ike(const v1::Connection& c, const ike::Sa& reply,
+                               const ike::Bytes& our_spi) {
+  auto offered = offered_ike_sa(c, our_spi);
   if (!offered) return offered.status();
   auto chosen = proposals::accept_ike_reply(*offered, reply);
   if (!chosen) return chosen.status();
   return ike_choice(*chosen);
 }
 
-Expected<ike::Sa> offered_esp_sa(const v1::Connection& c, uint32_t our_spi) {
+Expected<ike::Sa> offered_esp_sa(const v1::Connection& c, uint32_t our_spi, bool with_dh) {
   auto specs = esp_specs(c);
   if (!specs) return specs.status();
   // IKE_AUTH's Child SA has no KE exchange: no DH transforms.
-  return proposals::build_esp_sa(*specs, spi4(our_spi), false);
+  return proposals::build_esp_sa(*specs, spi4(our_spi), with_dh);
 }
 
-Expected<EspChoice> select_esp(const v1::Connection& c, const ike::Sa& offered, uint32_t our_spi) {
+std::optional<ikecrypto::DhGroup> pfs_group(const v1::Connection& c) {
+  auto specs = esp_specs(c);
+  if (!specs || specs->empty() || specs->front().dh.empty()) return std::nullopt;
+  auto g = proposals::to_ikecrypto(specs->front().dh.front());
+  if (!g) return std::nullopt;
+  return *g;
+}
+
+Expected<EspChoice> select_esp(const v1::Connection& c, const ike::Sa& offered, uint32_t our_spi,
+                               std::optional<uint16_t> ke_group, bool create_child_sa) {
   auto specs = esp_specs(c);
   if (!specs) return specs.status();
   proposals::EspSelectOptions options;
-  options.ike_auth = true;
+  options.ike_auth = !create_child_sa;
+  if (ke_group) options.ke_group = static_cast<ike::DhGroup>(*ke_group);
   auto chosen = proposals::select_esp(offered, *specs, options);
   if (!chosen) return Status::error(chosen.error().message);
   chosen->proposal.spi = spi4(our_spi);
   return esp_choice(*chosen);
 }
 
-Expected<EspChoice> accept_esp(const v1::Connection& c, const ike::Sa& reply) {
+Expected<EspChoice> accept_esp(const v1::Connection& c, const ike::Sa& reply, bool with_dh) {
   auto specs = esp_specs(c);
   if (!specs) return specs.status();
   // What we offered, with any SPI: the reply is checked against its shape.
-  ike::Sa offered = proposals::build_esp_sa(*specs, spi4(1), false);
+  ike::Sa offered = proposals::build_esp_sa(*specs, spi4(1), with_dh);
   auto chosen = proposals::accept_esp_reply(offered, reply);
   if (!chosen) return chosen.status();
   return esp_choice(*chosen);

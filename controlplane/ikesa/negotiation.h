@@ -21,7 +21,8 @@ struct IkeChoice {
   ike::Proposal reply;  // one transform per type, the peer's proposal number
   ikecrypto::IkeSaTransforms transforms;
   ikecrypto::DhGroup dh{};
-  std::string text;  // "aes128-sha256-ecp256"
+  std::string text;     // "aes128-sha256-ecp256"
+  ike::Bytes peer_spi;  // an IKE SA rekey: the peer's new SPI (8 bytes)
 };
 
 // The responder's choice, or why there is none.
@@ -33,10 +34,12 @@ struct IkeSelection {
   std::string error;
 };
 
-Expected<ike::Sa> offered_ike_sa(const v1::Connection& c);
+// `spi`: empty in IKE_SA_INIT, our new SPI when rekeying the IKE SA.
+Expected<ike::Sa> offered_ike_sa(const v1::Connection& c, const ike::Bytes& spi = {});
 Expected<ikecrypto::DhGroup> first_dh_group(const v1::Connection& c);
 IkeSelection select_ike(const v1::Connection& c, const ike::Sa& offered, uint16_t ke_group);
-Expected<IkeChoice> accept_ike(const v1::Connection& c, const ike::Sa& reply);
+Expected<IkeChoice> accept_ike(const v1::Connection& c, const ike::Sa& reply,
+                               const ike::Bytes& our_spi = {});
 
 struct EspChoice {
   ike::Proposal reply;
@@ -44,12 +47,21 @@ struct EspChoice {
   v1::EspAlgorithm algorithm = v1::ESP_ALGORITHM_UNSPECIFIED;
   uint32_t peer_spi = 0;
   std::string text;
-  bool esn = false;  // extended sequence numbers negotiated
+  bool esn = false;                             // extended sequence numbers negotiated
+  std::optional<ikecrypto::DhGroup> pfs_group;  // CREATE_CHILD_SA with a KE exchange
 };
 
-Expected<ike::Sa> offered_esp_sa(const v1::Connection& c, uint32_t our_spi);
-Expected<EspChoice> select_esp(const v1::Connection& c, const ike::Sa& offered, uint32_t our_spi);
-Expected<EspChoice> accept_esp(const v1::Connection& c, const ike::Sa& reply);
+// IKE_AUTH (`with_dh` false: no KE exchange) or CREATE_CHILD_SA (true:
+// the proposals' PFS groups are offered).
+Expected<ike::Sa> offered_esp_sa(const v1::Connection& c, uint32_t our_spi, bool with_dh = false);
+// The PFS group our first ESP proposal asks for, if any.
+std::optional<ikecrypto::DhGroup> pfs_group(const v1::Connection& c);
+// `ke_group`: the peer's KE payload group in CREATE_CHILD_SA; nullopt in
+// IKE_AUTH (no KE exchange).
+Expected<EspChoice> select_esp(const v1::Connection& c, const ike::Sa& offered, uint32_t our_spi,
+                               std::optional<uint16_t> ke_group = std::nullopt,
+                               bool create_child_sa = false);
+Expected<EspChoice> accept_esp(const v1::Connection& c, const ike::Sa& reply, bool with_dh = false);
 
 struct TsChoice {
   ike::Ts tsi, tsr;  // as sent (initiator) or answered (responder)

@@ -26,6 +26,8 @@ struct TaskContext {
   uint64_t now_ms = 0;
   // Unique dataplane policy priorities (per direction) for Child SAs.
   uint32_t* next_policy_priority = nullptr;
+  // Ids of Child SAs (unique per daemon; kept across rekeys).
+  uint32_t* next_child_id = nullptr;
 };
 
 // A task's failure: the message for logs, and the notify to answer with

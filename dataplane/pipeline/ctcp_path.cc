@@ -343,6 +343,13 @@ void Worker::inject_ctcp(rte_mbuf* m, uint16_t remote_port) {
   uint64_t spi = net::load_be64(udp + off);
   auto& table = gw_.connections();
   ConnId id = table.lookup_ike(src, dst, spi);
+  if (id == kNoConn) {
+    // A new IKE SPI towards a peer we already have a connection with (an
+    // IKE SA rekey, or the new SA of a re-authentication) stays on that
+    // connection: the old SA's delete and the new SA's traffic share it.
+    id = gw_.latest_connection(src, dst);
+    if (id != kNoConn && !table.add_ike(id, {spi, 0})) id = kNoConn;
+  }
   if (id == kNoConn) id = ctcp_open(src, dst, spi, 0, remote_port);
   if (id == kNoConn) return drop(m, DropReason::kEncapNoConnection);
   ctcp_output(id, table.at(id), m);

@@ -71,6 +71,36 @@ timers {{ retransmit_ms: 500 retransmit_tries: 3 }}
 """
 
 
+def gateway_pb():
+    """tcpsec.v1 modules for the Gateway service (generated with protoc)."""
+    import functools  # noqa: F401  (cached below)
+    global _GATEWAY_PB
+    if _GATEWAY_PB is None:
+        import importlib
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        out = tempfile.mkdtemp(prefix="tcpsec-gw-pb2-")
+        protos = [os.path.join(root, "proto", "tcpsec", "v1", f) for f in ("ipsec.proto", "gateway.proto")]
+        subprocess.run(["protoc", f"--python_out={out}", "-I", os.path.join(root, "proto"), *protos],
+                       check=True, capture_output=True, text=True)
+        sys.path.insert(0, out)
+        _GATEWAY_PB = importlib.import_module("tcpsec.v1.gateway_pb2")
+    return _GATEWAY_PB
+
+
+_GATEWAY_PB = None
+
+
+def gateway_call(sock, method, request, reply_type):
+    """One unary call of the Gateway service (independent Python client)."""
+    import grpc
+    with grpc.insecure_channel("unix:" + sock) as ch:
+        call = ch.unary_unary("/tcpsec.v1.Gateway/" + method,
+                              request_serializer=lambda m: m.SerializeToString(),
+                              response_deserializer=getattr(gateway_pb(), reply_type).FromString)
+        return call(request, timeout=10)
+
+
 class IkeDaemon:
     """tcpsec-ike as a process; its stderr carries the event lines."""
 
@@ -162,6 +192,22 @@ class IkeInterop:
                              local_ts=SS_NET, remote_ts=HOST_NET, rekey_time=0,
                              child_rekey_time=0, **kw)
         return ss.Charon(self.ns["ss"], [conn], name="ss")
+
+    def rekey(self, ike=False):
+        pb = gateway_pb()
+        return gateway_call(self.ike_sock, "Rekey", pb.RekeyRequest(connection="site", ike=ike),
+                            "RekeyReply")
+
+    def ike_sas(self):
+        pb = gateway_pb()
+        return gateway_call(self.ike_sock, "ListIkeSas", pb.ListIkeSasRequest(),
+                            "ListIkeSasReply").ike_sas
+
+    def ping_flow(self, count, interval=0.05):
+        """A ping flow in the background; finish with finish_ping()."""
+        return self.ns["host"].popen(["ping", "-n", "-q", "-c", str(count), "-i", str(interval),
+                                      "-W", "1", SS_LAN], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
 
     def ping(self, count=5):
         r = self.ns["host"].run(f"ping -n -c {count} -i 0.2 -W 2 {SS_LAN}", check=False)

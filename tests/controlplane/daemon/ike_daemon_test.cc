@@ -155,6 +155,12 @@ const v1::SecurityAssociation* find_sa(const std::vector<v1::ApplyRequest>& appl
   return nullptr;
 }
 
+const v1::SecurityAssociation* find_sa_in(const v1::ApplyRequest& r, v1::Direction d) {
+  for (const auto& sa : r.add_sas())
+    if (sa.direction() == d) return &sa;
+  return nullptr;
+}
+
 constexpr const char* kPsk = "a shared secret of some length";
 
 TEST(IkeDaemon, TunnelComesUpWithMirroredChildSa) {
@@ -290,6 +296,121 @@ TEST(IkeDaemon, TerminateDeletesOnBothSides) {
     EXPECT_TRUE(deleted);
     EXPECT_EQ(s->daemon->list().ike_sas_size(), 0);
   }
+}
+
+}  // namespace
+}  // namespace tcpsec::daemon
+
+namespace tcpsec::daemon {
+namespace {
+
+// The requests after the first `skip` ones.
+std::vector<v1::ApplyRequest> since(Side& s, size_t skip) {
+  auto all = s.link.applied();
+  return {all.begin() + static_cast<long>(std::min(skip, all.size())), all.end()};
+}
+
+void up(Side& a, Side& b, Pump& pump) {
+  pump.start();
+  b.start();
+  a.start();
+  ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("ike_up"); }))
+      << a.event_text() << b.event_text();
+}
+
+// Child SA rekey, make-before-break on both sides: the initiator adds the
+// new pair and moves its policies in one request, then deletes only the
+// old SAs; the responder adds the new pair, and moves the policies in the
+// same request that deletes the old pair.
+void check_child_rekey(Side& initiator, Side& responder, const std::string& esp_with) {
+  size_t ni = initiator.link.applied().size(), nr = responder.link.applied().size();
+  auto applied_before = initiator.link.applied();
+  uint32_t old_out = find_sa(applied_before, v1::DIRECTION_OUTBOUND)->spi();
+  ASSERT_TRUE(initiator.daemon->rekey("site", false));
+  ASSERT_TRUE(eventually([&] {
+    return since(initiator, ni).size() >= 2 && since(responder, nr).size() >= 2;
+  })) << initiator.event_text()
+      << responder.event_text();
+  auto ri = since(initiator, ni), rr = since(responder, nr);
+  // Initiator: 1) new SAs + policies onto the new outbound SA, 2) old SAs out.
+  ASSERT_EQ(ri[0].add_sas_size(), 2);
+  ASSERT_GE(ri[0].set_policies_size(), 1);
+  const auto* new_out = find_sa_in(ri[0], v1::DIRECTION_OUTBOUND);
+  EXPECT_EQ(ri[0].set_policies(0).sa_spi(), new_out->spi());
+  EXPECT_NE(new_out->spi(), old_out);
+  EXPECT_EQ(ri[1].delete_sas_size(), 2);
+  EXPECT_EQ(ri[1].delete_policies_size(), 0);  // they belong to the new SA now
+  // Responder: 1) new SAs only, 2) policies moved + old SAs out, together.
+  ASSERT_EQ(rr[0].add_sas_size(), 2);
+  EXPECT_EQ(rr[0].set_policies_size(), 0);
+  EXPECT_EQ(rr[1].delete_sas_size(), 2);
+  ASSERT_GE(rr[1].set_policies_size(), 1);
+  const auto* r_new_in = find_sa_in(rr[0], v1::DIRECTION_INBOUND);
+  const auto* r_new_out = find_sa_in(rr[0], v1::DIRECTION_OUTBOUND);
+  EXPECT_EQ(rr[1].set_policies(0).sa_spi(), r_new_out->spi());
+  EXPECT_EQ(r_new_in->spi(), new_out->spi());
+  EXPECT_EQ(r_new_in->encryption_key(), new_out->encryption_key());
+  EXPECT_TRUE(initiator.saw("child_rekeyed"));
+  auto list = initiator.daemon->list();
+  ASSERT_EQ(list.ike_sas_size(), 1);
+  ASSERT_EQ(list.ike_sas(0).children_size(), 1) << list.DebugString();
+  EXPECT_EQ(list.ike_sas(0).children(0).spi_out(), new_out->spi());
+  (void)esp_with;
+}
+
+TEST(IkeDaemonRekey, ChildSaRekeyByEitherSide) {
+  Side a(config(true, kPsk, "aes128-sha256-ecp256")),
+      b(config(false, kPsk, "aes128-sha256-ecp256"));
+  Pump pump(a, b);
+  up(a, b, pump);
+  check_child_rekey(a, b, "");
+  check_child_rekey(b, a, "");  // the IKE SA's responder rekeys too
+  check_child_rekey(a, b, "");  // and again
+}
+
+TEST(IkeDaemonRekey, ChildSaRekeyWithPfs) {
+  std::string esp = "esp_proposals: \"aes256gcm16-ecp384\"";
+  auto ca = config(true, kPsk, "aes128-sha256-ecp256"),
+       cb = config(false, kPsk, "aes128-sha256-ecp256");
+  ca.mutable_connections(0)->clear_esp_proposals();
+  ca.mutable_connections(0)->add_esp_proposals("aes256gcm16-ecp384");
+  cb.mutable_connections(0)->clear_esp_proposals();
+  cb.mutable_connections(0)->add_esp_proposals("aes256gcm16-ecp384");
+  Side a(ca), b(cb);
+  Pump pump(a, b);
+  up(a, b, pump);
+  check_child_rekey(a, b, esp);
+  // The rekeyed SA's keys came from a fresh DH: they differ from the first.
+  auto all = a.link.applied();
+  EXPECT_NE(find_sa_in(all.front(), v1::DIRECTION_OUTBOUND)->encryption_key(),
+            find_sa_in(all[all.size() - 2], v1::DIRECTION_OUTBOUND)->encryption_key());
+}
+
+TEST(IkeDaemonRekey, IkeSaRekeyKeepsTheChildSas) {
+  Side a(config(true, kPsk, "aes128-sha256-ecp256")),
+      b(config(false, kPsk, "aes128-sha256-ecp256"));
+  Pump pump(a, b);
+  up(a, b, pump);
+  auto before = a.daemon->list().ike_sas(0);
+  size_t applies = a.link.applied().size();
+  ASSERT_TRUE(a.daemon->rekey("site", true));
+  ASSERT_TRUE(eventually([&] {
+    return a.saw("ike_rekeyed") && b.saw("ike_rekeyed") && a.daemon->list().ike_sas_size() == 1 &&
+           b.daemon->list().ike_sas_size() == 1;
+  })) << a.event_text()
+      << b.event_text();
+  auto after = a.daemon->list().ike_sas(0);
+  EXPECT_NE(after.initiator_spi(), before.initiator_spi());
+  EXPECT_NE(after.responder_spi(), before.responder_spi());
+  EXPECT_EQ(b.daemon->list().ike_sas(0).initiator_spi(), after.initiator_spi());
+  ASSERT_EQ(after.children_size(), 1);  // the Child SA moved, untouched
+  EXPECT_EQ(after.children(0).spi_in(), before.children(0).spi_in());
+  EXPECT_EQ(a.link.applied().size(), applies);  // nothing changed in the dataplane
+  EXPECT_FALSE(a.saw("ike_down") || b.saw("ike_down")) << a.event_text() << b.event_text();
+  // The new IKE SA works: a Child SA rekey over it, then a delete.
+  check_child_rekey(b, a, "");
+  EXPECT_EQ(a.daemon->terminate("site"), 1u);
+  ASSERT_TRUE(eventually([&] { return a.saw("ike_down") && b.saw("ike_down"); }));
 }
 
 }  // namespace
