@@ -57,11 +57,18 @@ inline constexpr int kMaxSelectors = 64;
 // "<source>:LINE:COL: message" (text) or "<source>: message" (JSON).
 Expected<v1::GatewayConfig> parse_gateway_config(std::string_view text, ConfigFormat format,
                                                  std::string_view source_name);
-// JSON when the name ends in ".json" (any case), text otherwise.
+// JSON when the name ends in ".json" (any case), text otherwise. Relative
+// file paths in it (ca_certificates, crl_files, local_certificate,
+// local_private_key) are made relative to the file's directory.
 Expected<v1::GatewayConfig> load_gateway_config(const std::string& path);
+
+// Prefixes `base_dir` to the relative file paths named above.
+void resolve_relative_paths(v1::GatewayConfig& config, const std::string& base_dir);
 
 // The rules of gateway.proto; the first problem as "field.path: reason",
 // e.g. "connections[1].ike_proposals[0]: unknown token 'aes999' in ...".
+// Certificates: the files named must load (CA files hold CAs, the private
+// key matches local_certificate, local_id is bound to it).
 Status validate_gateway_config(const v1::GatewayConfig& config);
 
 // A copy with every documented default filled in: proposals, lifetimes,

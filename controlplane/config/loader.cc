@@ -125,8 +125,26 @@ Expected<v1::GatewayConfig> load_gateway_config(const std::string& path) {
     text.append(buf.data(), static_cast<size_t>(n));
     if (text.size() > kMaxConfigBytes) return Status::error(too_big(path));
   }
-  return parse_gateway_config(
+  auto config = parse_gateway_config(
       text, ends_with_json(path) ? ConfigFormat::kJson : ConfigFormat::kText, path);
+  if (!config) return config;
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos) resolve_relative_paths(*config, path.substr(0, slash + 1));
+  return config;
+}
+
+void resolve_relative_paths(v1::GatewayConfig& config, const std::string& base_dir) {
+  if (base_dir.empty()) return;
+  std::string dir = base_dir.back() == '/' ? base_dir : base_dir + "/";
+  auto fix = [&](std::string* p) {
+    if (!p->empty() && (*p)[0] != '/') *p = dir + *p;
+  };
+  for (auto& p : *config.mutable_ca_certificates()) fix(&p);
+  for (auto& p : *config.mutable_crl_files()) fix(&p);
+  for (auto& c : *config.mutable_connections()) {
+    fix(c.mutable_local_certificate());
+    fix(c.mutable_local_private_key());
+  }
 }
 
 Expected<v1::GatewayConfig> load_validated_gateway_config(const std::string& path) {

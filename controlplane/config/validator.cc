@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "controlplane/certs/certs.h"
 #include "controlplane/config/gateway_config.h"
 #include "controlplane/config/secrets.h"
 #include "controlplane/proposals/conversion.h"
@@ -93,6 +94,7 @@ class Validator {
     for (int i = 0; i < c_.secrets_size(); ++i) {
       if (auto s = secret(i); !s) return s;
     }
+    if (auto s = trust(); !s) return s;
     for (int i = 0; i < c_.connections_size(); ++i) {
       if (auto s = connection(i); !s) return s;
     }
@@ -167,8 +169,51 @@ class Validator {
   Status auth(const std::string& path, v1::AuthKind kind) {
     if (!v1::AuthKind_IsValid(kind))
       return fail(path, std::to_string(kind) + " is not an AuthKind");
-    if (kind == v1::AUTH_KIND_PUBKEY) {
-      return fail(path, "PUBKEY (certificates) is not implemented yet; use PSK");
+    return Status::ok();
+  }
+
+  // ca_certificates and crl_files: every file loads.
+  Status trust() {
+    for (int i = 0; i < c_.ca_certificates_size(); ++i) {
+      if (auto t = certs::TrustStore::load({c_.ca_certificates(i)}, {}); !t)
+        return fail(at("ca_certificates", i), t.error());
+    }
+    for (int i = 0; i < c_.crl_files_size(); ++i) {
+      if (auto crls = certs::load_crls(c_.crl_files(i)); !crls)
+        return fail(at("crl_files", i), crls.error());
+    }
+    return Status::ok();
+  }
+
+  // Certificates of a connection (local_auth / remote_auth PUBKEY).
+  Status certificates(const std::string& path, const v1::Connection& c) {
+    if (c.local_auth() != v1::AUTH_KIND_PUBKEY) {
+      if (!c.local_certificate().empty())
+        return fail(path + ".local_certificate", "is set but local_auth is not PUBKEY");
+      if (!c.local_private_key().empty())
+        return fail(path + ".local_private_key", "is set but local_auth is not PUBKEY");
+    } else {
+      if (c.local_certificate().empty())
+        return fail(path + ".local_certificate", "must be set (local_auth is PUBKEY)");
+      if (c.local_private_key().empty())
+        return fail(path + ".local_private_key", "must be set (local_auth is PUBKEY)");
+      if (auto chain = certs::load_certificates(c.local_certificate()); !chain)
+        return fail(path + ".local_certificate", chain.error());
+      auto creds = certs::LocalCredentials::load(c.local_certificate(), c.local_private_key());
+      if (!creds) return fail(path + ".local_private_key", creds.error());
+      auto id = c.local_id().empty()
+                    ? Expected<ike::Id>(selectors::id_of_address(c.local_address()))
+                    : selectors::parse_identity(c.local_id());
+      if (!id) return fail(path + ".local_id", id.error());
+      if (auto s = certs::check_identity(creds->certificate(), *id); !s) {
+        return fail(path + ".local_id",
+                    (c.local_id().empty() ? "not set, so our address is our identity: " : "") +
+                        s.message());
+      }
+    }
+    if (c.remote_auth() == v1::AUTH_KIND_PUBKEY && c_.ca_certificates().empty()) {
+      return fail(path + ".remote_auth",
+                  "PUBKEY needs trust anchors: ca_certificates lists no CA file");
     }
     return Status::ok();
   }
@@ -226,6 +271,7 @@ class Validator {
     }
     if (auto s = auth(path + ".local_auth", c.local_auth()); !s) return s;
     if (auto s = auth(path + ".remote_auth", c.remote_auth()); !s) return s;
+    if (auto s = certificates(path, c); !s) return s;
 
     for (int k = 0; k < c.ike_proposals_size(); ++k) {
       const std::string ppath = path + "." + at("ike_proposals", k);

@@ -10,6 +10,7 @@
 #include "controlplane/config/gateway_config.h"
 #include "controlplane/config/secrets.h"
 #include "controlplane/selectors/identity.h"
+#include "tests/controlplane/certs/test_pki.h"
 
 namespace tcpsec::ikeconfig {
 namespace {
@@ -142,8 +143,9 @@ TEST(Validate, EveryRule) {
       {"remote_id syntax", [&](auto& c) { conn(c, 0)->set_remote_id("x:y"); },
        "connections[0].remote_id: 'x:y' is not an identity (fqdn:, email:, ipv4:, ipv6:, dn:, or a "
        "bare address or domain name)"},
-      {"pubkey refused", [&](auto& c) { conn(c, 0)->set_remote_auth(v1::AUTH_KIND_PUBKEY); },
-       "connections[0].remote_auth: PUBKEY (certificates) is not implemented yet; use PSK"},
+      {"pubkey without trust anchors",
+       [&](auto& c) { conn(c, 0)->set_remote_auth(v1::AUTH_KIND_PUBKEY); },
+       "connections[0].remote_auth: PUBKEY needs trust anchors: ca_certificates lists no CA file"},
       {"auth enum", [&](auto& c) { conn(c, 0)->set_local_auth(static_cast<v1::AuthKind>(9)); },
        "connections[0].local_auth: 9 is not an AuthKind"},
       {"ike proposal token",
@@ -271,6 +273,101 @@ TEST(Secrets, Lookup) {
   EXPECT_EQ(none.error(), "no pre-shared key for ipv4:192.0.2.99");
 }
 
+// Certificates: a PKI made at test time (tests/controlplane/certs/test_pki.h).
+struct CertFixture {
+  certs::testing::TempDir dir;
+  certs::testing::TestCa ca{dir, "ca"};
+  certs::testing::Issued gw = ca.issue("gw", {"DNS:gw.test", "IP:192.0.2.1"}, "ec256");
+  certs::testing::Issued other = ca.issue("other", {"DNS:other.test"}, "rsa2048");
+
+  // base() with connection "site" on certificates both ways.
+  v1::GatewayConfig config() const {
+    v1::GatewayConfig c = base();
+    c.add_ca_certificates(ca.cert_path);
+    v1::Connection& site = *c.mutable_connections(0);
+    site.set_local_auth(v1::AUTH_KIND_PUBKEY);
+    site.set_remote_auth(v1::AUTH_KIND_PUBKEY);
+    site.set_local_id("fqdn:gw.test");
+    site.set_local_certificate(gw.cert_path);
+    site.set_local_private_key(gw.key_path);
+    return c;
+  }
+  std::string error_after(const std::function<void(v1::GatewayConfig&)>& edit) const {
+    v1::GatewayConfig c = config();
+    edit(c);
+    Status s = validate_gateway_config(c);
+    return s ? "(valid)" : s.message();
+  }
+};
+
+TEST(Certificates, ValidAndEveryRule) {
+  CertFixture f;
+  EXPECT_TRUE(validate_gateway_config(f.config())) << validate_gateway_config(f.config()).message();
+  // The address is bound too (IP SAN), so no local_id works.
+  EXPECT_EQ(f.error_after([](auto& c) { c.mutable_connections(0)->clear_local_id(); }), "(valid)");
+  auto site = [](v1::GatewayConfig& c) { return c.mutable_connections(0); };
+  const std::string d = f.dir.path();
+  struct Case {
+    const char* what;
+    std::function<void(v1::GatewayConfig&)> edit;
+    std::string error;
+  } cases[] = {
+      {"no certificate", [&](auto& c) { site(c)->clear_local_certificate(); },
+       "connections[0].local_certificate: must be set (local_auth is PUBKEY)"},
+      {"no key", [&](auto& c) { site(c)->clear_local_private_key(); },
+       "connections[0].local_private_key: must be set (local_auth is PUBKEY)"},
+      {"missing file", [&](auto& c) { site(c)->set_local_certificate(d + "/none.pem"); },
+       "connections[0].local_certificate: " + d +
+           "/none.pem: cannot open: No such file or directory"},
+      {"key is not a certificate", [&](auto& c) { site(c)->set_local_certificate(f.gw.key_path); },
+       "connections[0].local_certificate: " + f.gw.key_path + ": no PEM certificate in it"},
+      {"key of another certificate",
+       [&](auto& c) { site(c)->set_local_private_key(f.other.key_path); },
+       "connections[0].local_private_key: " + f.other.key_path +
+           ": this RSA 2048 key does not belong to the first certificate of " + f.gw.cert_path +
+           " (\"C=XX, O=tcpsec test, CN=gw.test\")"},
+      {"local_id not in the certificate", [&](auto& c) { site(c)->set_local_id("fqdn:gw2.test"); },
+       "connections[0].local_id: identity fqdn:gw2.test is not in the subjectAltName of "
+       "certificate \"C=XX, O=tcpsec test, CN=gw.test\" (DNS:gw.test, IP:192.0.2.1)"},
+      {"local_id as the subject DN",
+       [&](auto& c) { site(c)->set_local_id("dn:C=XX, O=tcpsec test, CN=gw.test"); }, "(valid)"},
+      {"certificate with PSK", [&](auto& c) { site(c)->set_local_auth(v1::AUTH_KIND_PSK); },
+       "connections[0].local_certificate: is set but local_auth is not PUBKEY"},
+      {"ca file missing", [&](auto& c) { c.add_ca_certificates(d + "/nope.pem"); },
+       "ca_certificates[1]: " + d + "/nope.pem: cannot open: No such file or directory"},
+      {"ca file holds no CA", [&](auto& c) { c.add_ca_certificates(f.gw.cert_path); },
+       "ca_certificates[1]: " + f.gw.cert_path +
+           ": certificate \"C=XX, O=tcpsec test, CN=gw.test\" is not a CA (no basicConstraints "
+           "CA:TRUE)"},
+      {"crl file is no CRL", [&](auto& c) { c.add_crl_files(f.ca.cert_path); },
+       "crl_files[0]: " + f.ca.cert_path + ": no PEM CRL (X509 CRL) in it"},
+      {"remote certificates only, with a PSK of ours",
+       [&](auto& c) {
+         site(c)->set_local_auth(v1::AUTH_KIND_PSK);
+         site(c)->clear_local_certificate();
+         site(c)->clear_local_private_key();
+       },
+       "(valid)"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(f.error_after(c.edit), c.error) << c.what;
+}
+
+TEST(Certificates, RelativePathsFollowTheConfigFile) {
+  CertFixture f;
+  std::string text =
+      "dataplane_socket: \"/x.sock\"\nca_certificates: \"ca.pem\"\n"
+      "crl_files: \"/abs/crl.pem\"\n"
+      "connections { name: \"a\" local_certificate: \"gw.pem\" "
+      "local_private_key: \"sub/gw.key.pem\" }\n";
+  std::ofstream(f.dir.file("ike.textproto")) << text;
+  auto c = load_gateway_config(f.dir.file("ike.textproto"));
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->ca_certificates(0), f.ca.cert_path);
+  EXPECT_EQ(c->crl_files(0), "/abs/crl.pem");
+  EXPECT_EQ(c->connections(0).local_certificate(), f.gw.cert_path);
+  EXPECT_EQ(c->connections(0).local_private_key(), f.dir.file("sub/gw.key.pem"));
+}
+
 TEST(Examples, EveryIkeFileLoadsAndValidates) {
   std::string dir = TCPSEC_CONFIG_DIR;
   DIR* d = opendir(dir.c_str());
@@ -295,6 +392,10 @@ TEST(Examples, EveryIkeFileLoadsAndValidates) {
   ASSERT_TRUE(gw) << gw.error();
   EXPECT_EQ(gw->tcp_listeners(0).ports(0), 10000u);
   EXPECT_EQ(gw->connections(0).address_pool(), "10.3.0.0/24");
+  auto certs = load_validated_gateway_config(dir + "/ike-certs.textproto");
+  ASSERT_TRUE(certs) << certs.error();
+  EXPECT_EQ(certs->connections(0).local_auth(), v1::AUTH_KIND_PUBKEY);
+  EXPECT_EQ(certs->ca_certificates(0), dir + "/certs/example-ca.pem");
 }
 
 }  // namespace
