@@ -2,28 +2,12 @@
 
 #include <algorithm>
 
-#include "controlplane/crypto/auth.h"
+#include "controlplane/ikesa/authenticator.h"
 #include "controlplane/ikesa/child_sa_install.h"
 #include "controlplane/ikesa/negotiation.h"
 #include "controlplane/message/exchange_rules.h"
 
 namespace tcpsec::ikesa {
-
-namespace {
-
-// AUTH data of one side: `initiator_side` says whose octets (RealMessage1,
-// Nr, SK_pi, IDi) or (RealMessage2, Ni, SK_pr, IDr).
-Expected<ike::Bytes> psk_auth(const IkeSa& sa, bool initiator_side, const ike::Id& id,
-                              std::span<const uint8_t> secret) {
-  const auto& k = sa.keys();
-  auto octets = ikecrypto::signed_octets(sa.transforms.prf, initiator_side ? k.sk_pi : k.sk_pr,
-                                         initiator_side ? sa.init_request : sa.init_response,
-                                         initiator_side ? sa.nonce_r : sa.nonce_i, id_body(id));
-  if (!octets) return octets.status();
-  return ikecrypto::shared_key_auth(sa.transforms.prf, secret, *octets);
-}
-
-}  // namespace
 
 ike::Bytes id_body(const ike::Id& id) {
   ike::Bytes b(4 + id.data.size(), 0);
@@ -39,18 +23,22 @@ Status IkeAuth::build_request(IkeSa& sa, TaskContext& ctx, std::vector<ike::Payl
   auto spis = ctx.link.allocate_spis(1);
   if (!spis) return spis.status();
   spi_in_ = spis->front();
-  // Our AUTH is keyed by the PSK shared with the peer we expect (an empty
-  // Id: the connection's remote_id).
-  auto secret = shared_secret(ctx.config, c, ike::Id{ike::IdType::kFqdn, {}});
-  if (!secret) return secret.status();
-  auto auth = psk_auth(sa, true, *idi, *secret);
-  if (!auth) return auth.status();
+  // Our proof (a PSK: the one shared with the peer we expect, an empty Id
+  // meaning the connection's remote_id; or our certificate's signature),
+  // and CERTREQ when the peer is to show a certificate.
+  auto proof =
+      make_authenticator(c.local_auth())->prove(sa, ctx, *idi, ike::Id{ike::IdType::kFqdn, {}});
+  if (!proof) return proof.status();
+  auto certreq = certificate_request(ctx.config, c);
+  if (!certreq) return certreq.status();
   auto esp = offered_esp_sa(c, spi_in_);
   if (!esp) return esp.status();
   auto ts = offered_ts(c, true);
   if (!ts) return ts.status();
   out.emplace_back(ike::PayloadType::kIdi, *idi);
-  out.emplace_back(ike::PayloadType::kAuth, ike::Auth{ike::AuthMethod::kSharedKeyMic, *auth});
+  for (auto& cert : proof->certs) out.push_back(std::move(cert));
+  if (*certreq) out.push_back(std::move(**certreq));
+  out.emplace_back(ike::PayloadType::kAuth, proof->auth);
   if (c.mode() == v1::MODE_TRANSPORT)
     out.push_back(notify_payload(ike::NotifyType::kUseTransportMode));
   out.emplace_back(ike::PayloadType::kSa, *esp);
@@ -65,22 +53,15 @@ Status IkeAuth::process_response(IkeSa& sa, TaskContext& ctx, const std::vector<
     return Status::error(std::string("IKE_AUTH refused by the peer: ") + ike::to_string(err->type));
   if (auto s = ike::check_message_contents(ike::ExchangeType::kIkeAuth, true, in); !s) return s;
   const auto* idr = ike::find_payload(in, ike::PayloadType::kIdr)->get<ike::Id>();
-  if (!remote_identity_matches(c, *idr))
-    return Status::error("IKE_AUTH: peer identity " + identity_text(*idr) + " is not " +
-                         c.remote_id());
-  const auto* auth = ike::find_payload(in, ike::PayloadType::kAuth)->get<ike::Auth>();
-  if (auth->method != ike::AuthMethod::kSharedKeyMic)
-    return Status::error("IKE_AUTH: peer used " + ike::to_string(auth->method) +
-                         ", we expect a shared key");
-  auto secret = shared_secret(ctx.config, c, *idr);
-  if (!secret) return secret.status();
-  auto octets = ikecrypto::signed_octets(sa.transforms.prf, sa.keys().sk_pr, sa.init_response,
-                                         sa.nonce_i, id_body(*idr));
-  if (!octets) return octets.status();
-  if (auto s = ikecrypto::verify_shared_key_auth(sa.transforms.prf, *secret, *octets, auth->data);
-      !s) {
-    ctx.event(c.name(), "auth_failed", s.message());
-    return s;
+  if (!remote_identity_matches(c, *idr)) {
+    std::string why = "IKE_AUTH: peer identity " + identity_text(*idr) + " is not " + c.remote_id();
+    ctx.event(c.name(), "auth_failed", why);
+    return Status::error(why);
+  }
+  if (auto s = make_authenticator(c.remote_auth())->verify(sa, ctx, *idr, in); !s) {
+    std::string why = "IKE_AUTH from " + identity_text(*idr) + ": " + s.message();
+    ctx.event(c.name(), "auth_failed", why);
+    return Status::error(why);
   }
   sa.remote_id_text = identity_text(*idr);
   const ike::Payload* sa_payload = ike::find_payload(in, ike::PayloadType::kSa);
@@ -101,7 +82,6 @@ bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
     return false;
   }
   const auto* idi = ike::find_payload(in, ike::PayloadType::kIdi)->get<ike::Id>();
-  const auto* auth = ike::find_payload(in, ike::PayloadType::kAuth)->get<ike::Auth>();
   auto fail_auth = [&](const std::string& why) {
     error = {why, ike::NotifyType::kAuthenticationFailed, {}};
     ctx.event(c.name(), "auth_failed", why);
@@ -109,25 +89,16 @@ bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
   };
   if (!remote_identity_matches(c, *idi))
     return fail_auth("IKE_AUTH: peer identity " + identity_text(*idi) + " is not " + c.remote_id());
-  if (auth->method != ike::AuthMethod::kSharedKeyMic)
-    return fail_auth("IKE_AUTH: peer used " + ike::to_string(auth->method) +
-                     ", this connection expects a shared key");
-  auto secret = shared_secret(ctx.config, c, *idi);
-  if (!secret) return fail_auth("IKE_AUTH: " + secret.error());
-  auto octets = ikecrypto::signed_octets(sa.transforms.prf, sa.keys().sk_pi, sa.init_request,
-                                         sa.nonce_r, id_body(*idi));
-  if (!octets) return fail_auth(octets.error());
-  if (auto s = ikecrypto::verify_shared_key_auth(sa.transforms.prf, *secret, *octets, auth->data);
-      !s) {
+  if (auto s = make_authenticator(c.remote_auth())->verify(sa, ctx, *idi, in); !s)
     return fail_auth("IKE_AUTH from " + identity_text(*idi) + ": " + s.message());
-  }
   sa.remote_id_text = identity_text(*idi);
   auto idr = local_identity(c);
   if (!idr) return fail_auth(idr.error());
-  auto our_auth = psk_auth(sa, false, *idr, *secret);
-  if (!our_auth) return fail_auth(our_auth.error());
+  auto proof = make_authenticator(c.local_auth())->prove(sa, ctx, *idr, *idi);
+  if (!proof) return fail_auth("IKE_AUTH: our proof: " + proof.error());
   out.emplace_back(ike::PayloadType::kIdr, *idr);
-  out.emplace_back(ike::PayloadType::kAuth, ike::Auth{ike::AuthMethod::kSharedKeyMic, *our_auth});
+  for (auto& cert : proof->certs) out.push_back(std::move(cert));
+  out.emplace_back(ike::PayloadType::kAuth, proof->auth);
 
   // The Child SA: problems here leave the IKE SA up (RFC 7296 1.2: the
   // response then carries an error notify instead of SA/TSi/TSr).

@@ -1,5 +1,5 @@
-// IkeAuth: the IKE_AUTH exchange (RFC 7296 1.2, 2.15) with pre-shared keys,
-// and the first Child SA it carries (SA, TSi, TSr), installed in the
+// IkeAuth: the IKE_AUTH exchange (RFC 7296 1.2, 2.15) with pre-shared keys
+// or certificates (authenticator.h), and the first Child SA it carries (SA, TSi, TSr), installed in the
 // dataplane before the response is sent (responder) or once it arrives
 // (initiator).
 #pragma once

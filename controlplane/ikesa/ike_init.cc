@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include "controlplane/ikesa/authenticator.h"
 #include "controlplane/ikesa/nat_detection.h"
 #include "controlplane/ikesa/negotiation.h"
 #include "controlplane/message/exchange_rules.h"
@@ -82,6 +83,7 @@ Status IkeInit::build_request(IkeSa& sa, TaskContext&, std::vector<ike::Payload>
   ke.data = sa.dh->public_value();
   out.emplace_back(ike::PayloadType::kKe, ke);
   out.emplace_back(ike::PayloadType::kNonce, ike::Nonce{sa.nonce_i});
+  if (uses_certificates(c)) out.push_back(signature_hash_notify());  // RFC 7427
   return add_nat_notifies(sa, out);
 }
 
@@ -111,13 +113,14 @@ Status IkeInit::process_response(IkeSa& sa, TaskContext&, const std::vector<ike:
   sa.nonce_r = ike::find_payload(in, ike::PayloadType::kNonce)->get<ike::Nonce>()->data;
   sa.transforms = choice->transforms;
   sa.proposal_text = choice->text;
+  sa.peer_signature_hashes = peer_signature_hashes(in);
   detect_nat(sa, in);
   auto secret = sa.dh->shared_secret(ke->data);
   if (!secret) return secret.status();
   return sa.install_keys(*secret);
 }
 
-bool IkeInit::respond(IkeSa& sa, TaskContext&, const std::vector<ike::Payload>& in,
+bool IkeInit::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payload>& in,
                       std::vector<ike::Payload>& out, TaskError& error) {
   if (auto s = ike::check_message_contents(ike::ExchangeType::kIkeSaInit, false, in); !s) {
     error = {s.message(), ike::NotifyType::kInvalidSyntax, {}};
@@ -153,6 +156,7 @@ bool IkeInit::respond(IkeSa& sa, TaskContext&, const std::vector<ike::Payload>& 
   sa.nonce_r = fresh_nonce();
   sa.transforms = sel.choice->transforms;
   sa.proposal_text = sel.choice->text;
+  sa.peer_signature_hashes = peer_signature_hashes(in);
   detect_nat(sa, in);
   if (auto s = sa.install_keys(*secret); !s) {
     error = {s.message(), ike::NotifyType::kNoProposalChosen, {}};
@@ -169,6 +173,17 @@ bool IkeInit::respond(IkeSa& sa, TaskContext&, const std::vector<ike::Payload>& 
   if (auto s = add_nat_notifies(sa, out); !s) {
     error = {s.message(), ike::NotifyType::kInvalidSyntax, {}};
     return false;
+  }
+  // Certificates: RFC 7427 support, and CERTREQ so that the initiator
+  // (strongSwan: send_cert = ifasked) sends its certificate in IKE_AUTH.
+  if (uses_certificates(sa.connection())) {
+    auto certreq = certificate_request(ctx.config, sa.connection());
+    if (!certreq) {
+      error = {certreq.error(), ike::NotifyType::kNoProposalChosen, {}};
+      return false;
+    }
+    if (*certreq) out.push_back(std::move(**certreq));
+    out.push_back(signature_hash_notify());
   }
   return true;
 }

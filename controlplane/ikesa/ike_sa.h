@@ -79,6 +79,8 @@ class IkeSa {
   std::optional<ikecrypto::DhKeyPair> dh;
   Bytes nonce_i, nonce_r;
   Bytes init_request, init_response;  // RealMessage1/2 for AUTH
+  // The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) from IKE_SA_INIT.
+  std::vector<uint16_t> peer_signature_hashes;
   // Keys, and the SK ciphers made from them.
   Status install_keys(std::span<const uint8_t> shared_secret);
   // The same from a given SKEYSEED (a rekeyed IKE SA, RFC 7296 2.18).
