@@ -401,9 +401,6 @@ void IkeDaemon::handle(v1::PacketIn& p) {
   if (h->response) {
     handle_response(sa, *h, bytes);
   } else {
-    // The peer moves IKE to 4500 after NAT detection; answer where it asks.
-    sa.path().local_port = static_cast<uint16_t>(p.local_port());
-    sa.path().peer_port = static_cast<uint16_t>(p.peer_port());
     handle_request(sa, *h, bytes, p);
   }
   if (sa.state() == IkeSaState::kDead) forget(sa.our_spi());
@@ -414,8 +411,10 @@ void IkeDaemon::handle_new_sa(const ike::Header& h, std::span<const uint8_t> byt
   auto key = std::make_pair(p.peer_address(), h.initiator_spi);
   if (auto it = half_open_.find(key); it != half_open_.end()) {
     auto sa = sas_.find(it->second);
-    if (sa != sas_.end() && !sa->second->last_response.empty())
-      send(*sa->second, sa->second->last_response);  // our response was lost
+    // Our response was lost: the IKE_SA_INIT response again (not
+    // last_response, which is IKE_AUTH's once that has been answered).
+    if (sa != sas_.end() && !sa->second->init_response.empty())
+      send(*sa->second, sa->second->init_response);
     return;
   }
   auto message = ike::parse(bytes);
@@ -489,12 +488,22 @@ void IkeDaemon::handle_new_sa(const ike::Header& h, std::span<const uint8_t> byt
 }
 
 void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const uint8_t> bytes,
-                               const v1::PacketIn&) {
+                               const v1::PacketIn& p) {
   if (h.message_id + 1 == sa.expected_request_id && !sa.last_response.empty()) {
-    send(sa, sa.last_response);  // a retransmission: our response was lost
+    // A retransmission: our response was lost. Answered from the cache to
+    // the SA's ports (the copy is not authenticated: it moves nothing).
+    std::fprintf(stderr, "tcpsec-ike: %s: request %u again (%s): resending our response\n",
+                 sa.connection().name().c_str(), h.message_id, ike::to_string(h.exchange).c_str());
+    send(sa, sa.last_response);
     return;
   }
-  if (h.message_id != sa.expected_request_id) return;  // RFC 7296 2.3: drop
+  if (h.message_id != sa.expected_request_id) {
+    // RFC 7296 2.3: outside the window (old, or ahead of it): drop.
+    std::fprintf(stderr, "tcpsec-ike: %s: dropped %s request with message ID %u (expecting %u)\n",
+                 sa.connection().name().c_str(), ike::to_string(h.exchange).c_str(), h.message_id,
+                 sa.expected_request_id);
+    return;
+  }
   auto inner = sa.open(bytes);
   if (!inner) {
     // Unauthenticated: no answer (RFC 7296 2.21.2).
@@ -502,6 +511,10 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
                  h.message_id, inner.error().c_str());
     return;
   }
+  // Authentic: the peer moves IKE to 4500 after NAT detection; answer where
+  // it asks (only now: a forged copy must not redirect us, RFC 7296 2.23).
+  sa.path().local_port = static_cast<uint16_t>(p.local_port());
+  sa.path().peer_port = static_cast<uint16_t>(p.peer_port());
   std::unique_ptr<ikesa::Task> task;
   switch (h.exchange) {
     case ike::ExchangeType::kIkeAuth:
@@ -635,6 +648,8 @@ void IkeDaemon::tick() {
   const auto& t = config_.timers();
   const uint64_t base = t.retransmit_ms() ? t.retransmit_ms() : 1000;
   const uint32_t tries = t.retransmit_tries() ? t.retransmit_tries() : 5;
+  uint64_t half_open_ms = 0;
+  for (uint32_t i = 0; i <= tries; ++i) half_open_ms += base << std::min<uint32_t>(i, 6);
   std::vector<uint64_t> dead;
   for (auto& [spi, sa_ptr] : sas_) {
     IkeSa& sa = *sa_ptr;
@@ -689,6 +704,17 @@ void IkeDaemon::tick() {
         start_rekey(sa, false);
         continue;
       }
+    }
+    // A half-open IKE SA (responder, IKE_SA_INIT answered, no valid
+    // IKE_AUTH) is forgotten after as long as we would retransmit a request.
+    if (!sa.initiator() && sa.state() == IkeSaState::kConnecting &&
+        now - sa.last_heard_ms > half_open_ms) {
+      std::fprintf(stderr, "tcpsec-ike: %s: half-open IKE SA %s with %s expired (no IKE_AUTH)\n",
+                   sa.connection().name().c_str(), spi_text(sa.our_spi()).c_str(),
+                   sa.path().peer_address.c_str());
+      sa.set_state(IkeSaState::kDead);
+      dead.push_back(spi);
+      continue;
     }
     const uint32_t dpd = sa.connection().dpd_delay_s();
     if (dpd && sa.state() == IkeSaState::kEstablished && !active_.count(spi) &&
