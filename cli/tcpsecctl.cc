@@ -1,5 +1,6 @@
 // tcpsecctl: the operator's client of a running tcpsec-dataplane's Dataplane
-// gRPC service (proto/tcpsec/v1/dataplane.proto) on a unix socket.
+// gRPC service (proto/tcpsec/v1/dataplane.proto) and of tcpsec-ike's Gateway
+// service (proto/tcpsec/v1/gateway.proto), each on its unix socket.
 //
 //   tcpsecctl --socket PATH counters [--json] [--all]
 //   tcpsecctl --socket PATH connections [--json]
@@ -12,13 +13,21 @@
 //   tcpsecctl --socket PATH watch [--count N] [--json]
 //   tcpsecctl --socket PATH spis [N]
 //
+//   tcpsecctl [--ike-socket PATH] ike-sas [--json]
+//   tcpsecctl [--ike-socket PATH] initiate NAME
+//   tcpsecctl [--ike-socket PATH] terminate NAME
+//   tcpsecctl [--ike-socket PATH] rekey NAME [--ike]
+//   tcpsecctl [--ike-socket PATH] ike-watch [--count N] [--json]
+//
+// The IKE commands (cli/ctl_ike.cc) talk to tcpsec-ike: --ike-socket, else
+// $TCPSEC_IKE_SOCKET, else /run/tcpsec/gateway.sock.
 // FILEs are protobuf text format, or JSON when the name ends in ".json".
 // Tables are for people (counters that are zero are left out unless --all);
 // --json prints the reply as protobuf JSON for scripts (every field, proto
 // field names; 64-bit numbers are strings, as proto3 JSON has them; `watch`
 // prints one object per line). Keys are never printed, except by
 // `dump --with-keys`.
-// Exit status: 0 done, 1 the dataplane could not be reached, refused or
+// Exit status: 0 done, 1 the dataplane (or tcpsec-ike) could not be reached, refused or
 // failed the call (its message is printed), or FILE could not be read;
 // 2 bad usage.
 #include <google/protobuf/text_format.h>
@@ -37,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/ctl_ike.h"
 #include "cli/ctl_output.h"
 #include "cli/ctl_state.h"
 #include "tcpsec/v1/dataplane.grpc.pb.h"
@@ -47,31 +57,44 @@ namespace v1 = tcpsec::v1;
 using tcpsecctl::print_json;
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: tcpsecctl --socket PATH [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
-               "commands:\n"
-               "  counters          counters, drop reasons, ports and workers\n"
-               "  connections       pseudo-TCP connections\n"
-               "  sas               installed SAs with their counters (never their keys)\n"
-               "  policies          installed policies in priority order\n"
-               "  apply FILE        apply an ApplyRequest (add/update/delete SAs, policies, ...)\n"
-               "  diff FILE         what `restore FILE` would change (FILE: a DataplaneState)\n"
-               "  dump              the installed state (DataplaneState, text format)\n"
-               "  restore FILE      replace the installed state with FILE (a DataplaneState)\n"
-               "  watch             print events as they arrive (until interrupted or --count)\n"
-               "  spis [N]          reserve N (1..64, default 1) free inbound SPIs\n"
-               "FILE: protobuf text format, or JSON when its name ends in .json\n"
-               "options:\n"
-               "  --socket PATH      the dataplane's rpc.unix_socket (default: $TCPSEC_SOCKET)\n"
-               "  --timeout SECONDS  deadline of the call (default 5; watch: none unless given)\n"
-               "  --json             print the reply as JSON\n"
-               "  --all              counters: also those that are zero\n"
-               "  --with-keys        dump: include key material (default: \"<redacted>\")\n"
-               "  --count N          watch: exit after N events\n");
+  std::fprintf(
+      stderr,
+      "usage: tcpsecctl --socket PATH [--timeout SECONDS] COMMAND [ARGS] [OPTIONS]\n"
+      "       tcpsecctl [--ike-socket PATH] [--timeout SECONDS] IKE-COMMAND [ARGS] [OPTIONS]\n"
+      "commands (the dataplane):\n"
+      "  counters          counters, drop reasons, ports and workers\n"
+      "  connections       pseudo-TCP connections\n"
+      "  sas               installed SAs with their counters (never their keys)\n"
+      "  policies          installed policies in priority order\n"
+      "  apply FILE        apply an ApplyRequest (add/update/delete SAs, policies, ...)\n"
+      "  diff FILE         what `restore FILE` would change (FILE: a DataplaneState)\n"
+      "  dump              the installed state (DataplaneState, text format)\n"
+      "  restore FILE      replace the installed state with FILE (a DataplaneState)\n"
+      "  watch             print events as they arrive (until interrupted or --count)\n"
+      "  spis [N]          reserve N (1..64, default 1) free inbound SPIs\n"
+      "IKE commands (tcpsec-ike's Gateway service):\n"
+      "  ike-sas           IKE SAs and their Child SAs\n"
+      "  initiate NAME     bring connection NAME up (tcpsec-ike initiates)\n"
+      "  terminate NAME    delete connection NAME's IKE SAs (INFORMATIONAL delete)\n"
+      "  rekey NAME        rekey NAME's Child SAs (--ike: its IKE SA)\n"
+      "  ike-watch         print tcpsec-ike's events as they arrive\n"
+      "FILE: protobuf text format, or JSON when its name ends in .json\n"
+      "options:\n"
+      "  --socket PATH      the dataplane's rpc.unix_socket (default: $TCPSEC_SOCKET)\n"
+      "  --ike-socket PATH  tcpsec-ike's unix_socket (default: $TCPSEC_IKE_SOCKET, else\n"
+      "                     /run/tcpsec/gateway.sock)\n"
+      "  --timeout SECONDS  deadline of the call (default 5; watch: none unless given)\n"
+      "  --json             print the reply as JSON\n"
+      "  --all              counters: also those that are zero\n"
+      "  --with-keys        dump: include key material (default: \"<redacted>\")\n"
+      "  --count N          watch, ike-watch: exit after N events\n"
+      "  --ike              rekey: the IKE SA instead of its Child SAs\n");
 }
 
 struct Options {
   std::string socket;
+  std::string ike_socket = tcpsecctl::kDefaultIkeSocket;
+  bool ike = false;
   std::string command;
   std::vector<std::string> args;
   double timeout_s = 5;
@@ -88,13 +111,27 @@ struct CommandSpec {
   size_t min_args, max_args;
 };
 constexpr CommandSpec kCommands[] = {
-    {"counters", 0, 0}, {"connections", 0, 0}, {"sas", 0, 0},  {"policies", 0, 0},
-    {"apply", 1, 1},    {"diff", 1, 1},        {"dump", 0, 0}, {"restore", 1, 1},
-    {"watch", 0, 0},    {"spis", 0, 1},
+    {"counters", 0, 0},
+    {"connections", 0, 0},
+    {"sas", 0, 0},
+    {"policies", 0, 0},
+    {"apply", 1, 1},
+    {"diff", 1, 1},
+    {"dump", 0, 0},
+    {"restore", 1, 1},
+    {"watch", 0, 0},
+    {"spis", 0, 1},
+    // tcpsec-ike (cli/ctl_ike.cc)
+    {"ike-sas", 0, 0},
+    {"initiate", 1, 1},
+    {"terminate", 1, 1},
+    {"rekey", 1, 1},
+    {"ike-watch", 0, 0},
 };
 
 bool parse(int argc, char** argv, Options& o) {
   if (const char* env = std::getenv("TCPSEC_SOCKET")) o.socket = env;
+  if (const char* env = std::getenv("TCPSEC_IKE_SOCKET"); env && *env) o.ike_socket = env;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&](std::string_view name, std::string& out) {
@@ -111,6 +148,7 @@ bool parse(int argc, char** argv, Options& o) {
     };
     std::string text;
     if (value("--socket", o.socket)) continue;
+    if (value("--ike-socket", o.ike_socket)) continue;
     if (value("--timeout", text)) {
       char* end = nullptr;
       o.timeout_s = std::strtod(text.c_str(), &end);
@@ -130,6 +168,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.all = true;
     } else if (a == "--with-keys") {
       o.with_keys = true;
+    } else if (a == "--ike") {
+      o.ike = true;
     } else if (a == "-h" || a == "--help") {
       return false;
     } else if (!a.starts_with("-") && o.command.empty()) {
@@ -141,7 +181,12 @@ bool parse(int argc, char** argv, Options& o) {
       return false;
     }
   }
-  if (o.socket.empty()) {
+  if (tcpsecctl::is_ike_command(o.command)) {
+    if (o.ike_socket.empty()) {
+      std::fprintf(stderr, "tcpsecctl: --ike-socket PATH must not be empty\n");
+      return false;
+    }
+  } else if (o.socket.empty()) {
     std::fprintf(stderr, "tcpsecctl: --socket PATH is required\n");
     return false;
   }
@@ -149,9 +194,10 @@ bool parse(int argc, char** argv, Options& o) {
     if (o.command != c.name) continue;
     if (o.args.size() < c.min_args || o.args.size() > c.max_args) {
       std::fprintf(stderr, "tcpsecctl: %s takes %s\n", c.name,
-                   c.max_args == 0   ? "no arguments"
-                   : c.min_args == 1 ? "one FILE"
-                                     : "at most one number");
+                   c.max_args == 0                     ? "no arguments"
+                   : tcpsecctl::is_ike_command(c.name) ? "one connection NAME"
+                   : c.min_args == 1                   ? "one FILE"
+                                                       : "at most one number");
       return false;
     }
     return true;
@@ -316,6 +362,18 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     usage();
     return 2;
+  }
+  if (tcpsecctl::is_ike_command(o.command)) {
+    tcpsecctl::IkeOptions ike;
+    ike.socket = o.ike_socket;
+    ike.command = o.command;
+    ike.args = o.args;
+    ike.timeout_s = o.timeout_s;
+    ike.timeout_given = o.timeout_given;
+    ike.json = o.json;
+    ike.ike = o.ike;
+    ike.count = o.count;
+    return tcpsecctl::run_ike(ike);
   }
   // gRPC would only say "failed to connect"; say why when it is obvious.
   struct stat st {};
