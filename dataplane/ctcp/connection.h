@@ -56,6 +56,7 @@ struct alignas(64) Connection {
   alignas(64) std::atomic<uint32_t> snd_nxt{0};  // next sequence number we send
   std::atomic<uint32_t> rcv_nxt{0};              // next sequence we expect (jumps over gaps)
   std::atomic<uint32_t> last_ack_sent{0};        // ack number of our latest segment
+  std::atomic<uint32_t> snd_una{0};              // the peer's latest ACK of our sequence
   std::atomic<uint64_t> last_rx_tsc{0};
   std::atomic<uint64_t> last_tx_tsc{0};
   std::atomic<uint64_t> rx_packets{0};

@@ -52,6 +52,7 @@ namespace tcpsec {
   X(kEncapNoConnection, "encap_no_connection")                                     \
   X(kEncapHandshakeFailed, "encap_handshake_failed")                               \
   X(kEncapHoldQueueFull, "encap_hold_queue_full")                                  \
+  X(kEncapPeerWindowFull, "encap_peer_window_full")                                \
   X(kEncapPortsExhausted, "encap_ports_exhausted")                                 \
   /* PMTU */                                                                       \
   X(kPmtuExceededDf, "pmtu_exceeded_df")                                           \
