@@ -2,100 +2,95 @@
 """The gateway's main job on its embedded default: a remote-access client
 behind a NAT that drops all UDP reaches the central gateway over pseudo-TCP.
 
-Five network namespaces (client host, client dataplane, NAT middlebox,
-gateway dataplane, gateway host), two real tcpsec-dataplane processes on
-af_packet ports, and real Linux conntrack/NAT in the middle. Until the IKE
-daemon lands, the hosts' IKE and ESP are played by raw sockets: an
-IKE_SA_INIT exchange, then ESP both ways. Prints what crossed and the
-counters of every box."""
+Five network namespaces (tests/e2e/tcp_gateways.py, shared with
+tests/e2e/test_ike_tcp.py): the client's host, the client gateway
+(tcpsec-dataplane + tcpsec-ike, initiator, encapsulation AUTO), a NAT
+middlebox (nftables masquerade, conntrack `ct state invalid drop`, all UDP
+dropped), the central gateway (tcpsec-dataplane + tcpsec-ike, responder with
+a TCP listener on 10000) and the gateway's host. tcpsec-ike tries UDP, falls
+back to pseudo-TCP, the tunnel comes up, ping and a TCP transfer cross it,
+and the running gateway's dataplane shows its state through tcpsecctl.
+
+  demo.py [MEGABYTES]   (the transfer's size, default 8)"""
 
 import os
-import struct
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.join(HERE, "..", "build")
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-os.environ.setdefault("TCPSEC_DATAPLANE", os.path.join(HERE, "..", "build", "dataplane", "tcpsec-dataplane"))
-TCPSECCTL = os.environ.get("TCPSEC_TCPSECCTL", os.path.join(HERE, "..", "build", "cli", "tcpsecctl"))
+os.environ.setdefault("TCPSEC_DATAPLANE", os.path.join(BUILD, "dataplane", "tcpsec-dataplane"))
+os.environ.setdefault("TCPSEC_IKE", os.path.join(BUILD, "controlplane", "daemon", "tcpsec-ike"))
+os.environ.setdefault("TCPSEC_TCPSECCTL", os.path.join(BUILD, "cli", "tcpsecctl"))
 
 import tcpsec_e2e  # noqa: E402
 tcpsec_e2e.DATAPLANE = os.environ["TCPSEC_DATAPLANE"]
 
-from scapy.layers.inet import IP, UDP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-
-from middlebox import CHOST_MAC, CLIENT_PUB, GHOST_MAC, GW_PUB, MB_WAN, Middlebox  # noqa: E402
-from tcpsec_e2e import recv_matching  # noqa: E402
+from tcp_gateways import (CGW_PUB, CHOST, GGW_PUB, GHOST, MB_WAN, TCP_PORT,  # noqa: E402
+                          TwoGateways)
 
 
-def ike(spi_i, spi_r):
-    nonce = b"\x5a" * 32
-    return (struct.pack(">QQBBBBII", spi_i, spi_r, 40, 0x20, 34, 0x08 if not spi_r else 0x20, 0, 64)
-            + struct.pack(">BBH", 0, 0, 36) + nonce)
+def show_events(t, side, since=0):
+    for kind, message in t.events(side)[since:]:
+        print(f"  {side.name:8} {kind:16} {message}")
 
 
 def main():
-    packets = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    megabytes = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     print("== tcpsec demo: remote-access client behind a UDP-dropping NAT ==")
-    with Middlebox() as m:
-        chost = m.ns["chost"].raw_socket("host")
-        ghost = m.ns["ghost"].raw_socket("host")
-        print(f"client {CLIENT_PUB} -> NAT {MB_WAN} -> gateway {GW_PUB}:10000 (pseudo-TCP)")
-
-        m.send_plain_udp_ike()
-        print("IKE over plain UDP 500 sent across the middlebox (it drops UDP)")
-        spi = 0x0123456789ABCDEF
-        chost.send(bytes(Ether(src=CHOST_MAC, dst=m.cgw_loc_mac) / IP(src=CLIENT_PUB, dst=GW_PUB)
-                         / UDP(sport=500, dport=500) / ike(spi, 0)))
-        req = recv_matching(ghost, lambda f: UDP in Ether(f) and Ether(f)[UDP].dport == 500, 5)
-        if req is None:
-            print("IKE_SA_INIT did not arrive: see", m.workdir)
-            return 1
-        print(f"IKE_SA_INIT request arrived at the gateway host from {Ether(req)[IP].src} (NATed)")
-        ghost.send(bytes(Ether(src=GHOST_MAC, dst=m.ggw_loc_mac) / IP(src=GW_PUB, dst=MB_WAN)
-                         / UDP(sport=500, dport=500) / ike(spi, 0xFEDCBA9876543210)))
-        resp = recv_matching(chost, lambda f: UDP in Ether(f) and Ether(f)[UDP].sport == 500, 5)
-        print("IKE_SA_INIT response arrived at the client host" if resp is not None
-              else "IKE_SA_INIT response lost")
-
-        got = {"to gateway": 0, "to client": 0}
-        start = time.time()
-        for i in range(packets):
-            chost.send(bytes(Ether(src=CHOST_MAC, dst=m.cgw_loc_mac) / IP(src=CLIENT_PUB, dst=GW_PUB, proto=50)
-                             / (struct.pack(">II", 0xC1000001, i + 1) + b"\x11" * 400)))
-            ghost.send(bytes(Ether(src=GHOST_MAC, dst=m.ggw_loc_mac) / IP(src=GW_PUB, dst=MB_WAN, proto=50)
-                             / (struct.pack(">II", 0xD1000001, i + 1) + b"\x22" * 1000)))
-            if i % 20 == 19:
-                time.sleep(0.005)
-        deadline = time.time() + 5
-        while sum(got.values()) < 2 * packets and time.time() < deadline:
-            for name, sock in (("to gateway", ghost), ("to client", chost)):
-                f = recv_matching(sock, lambda f: IP in Ether(f) and Ether(f)[IP].proto == 50, 0.05)
-                if f is not None:
-                    got[name] += 1
-        print(f"ESP: {got['to gateway']}/{packets} reached the gateway host, "
-              f"{got['to client']}/{packets} the client host in {time.time() - start:.1f} s")
-        print("\n-- live, from the running gateway: tcpsecctl connections / counters --")
-        sock = os.path.join(m.workdir, "gateway.sock")
-        for what in ("connections", "counters"):
-            out = subprocess.run([TCPSECCTL, "--socket", sock, what], capture_output=True, text=True)
-            print(out.stdout or out.stderr)
-    print("\n-- middlebox (nftables) --")
-    for k, v in m.nft.items():
-        print(f"  {k:24} {v} packets")
-    for name, dp in (("client dataplane", m.client), ("gateway dataplane", m.gateway)):
-        print(f"\n-- {name} --")
-        for k, v in dp.counters["counters"].items():
+    print(f"client host {CHOST} -> client gateway {CGW_PUB} -> NAT {MB_WAN} (drops UDP)"
+          f" -> gateway {GGW_PUB} (TCP {TCP_PORT}) -> gateway host {GHOST}")
+    checks = {}
+    start = time.time()
+    with TwoGateways("IKE_ENCAPSULATION_AUTO", drop_udp=True) as t:
+        print("\n-- tcpsec-ike events (IKE over UDP first; the NAT drops it) --")
+        up = t.wait_up(20)
+        show_events(t, t.client)
+        show_events(t, t.gateway)
+        kinds = [k for k, _ in t.events(t.client)]
+        checks["fell back to pseudo-TCP"] = "fallback_to_tcp" in kinds
+        checks["tunnel up on both sides"] = up
+        print(f"tunnel {'up' if up else 'NOT up'} {time.time() - start:.1f} s after start")
+        if up:
+            print("\n-- ping client host -> gateway host, through the tunnel --")
+            out = t.ping(5)
+            print("  " + "\n  ".join(line for line in out.splitlines()[-2:]))
+            checks["ping"] = " 0% packet loss" in out
+            sent, received, secs = t.transfer(megabytes << 20)
+            checks["transfer intact"] = sent == received
+            print(f"\n-- TCP transfer: {megabytes} MB in {secs:.2f} s"
+                  f" ({megabytes * 8 / max(secs, 1e-3):.0f} Mbit/s),"
+                  f" sha256 {'intact' if sent == received else 'DIFFERENT'} ({sent[:16]}...) --")
+        print("\n-- live, from the running gateway: tcpsecctl ike-sas (tcpsec-ike) --")
+        print(t.gateway.ctl("ike-sas", ike=True))
+        for what in ("connections", "sas", "counters"):
+            print(f"-- live, from the running gateway's dataplane: tcpsecctl {what} --")
+            print(t.gateway.ctl(what))
+        if not up:
+            print(t.diagnostics())
+    print("-- middlebox (nftables forward chain, packets) --")
+    for k, v in t.nft.items():
+        print(f"  {k:14} {v}")
+    checks["no packet invalid at conntrack"] = t.nft.get("invalid", 1) == 0
+    checks["no UDP crossed the NAT"] = t.nft.get("udp_passed", 1) == 0
+    for side in (t.client, t.gateway):
+        c = side.dp.counters or {"counters": {}, "drops": {}}
+        print(f"\n-- {side.name} dataplane (final): pseudo-TCP and ESP --")
+        for k, v in c["counters"].items():
+            if v and (k.startswith("ctcp_") or k.startswith("esp_") or k.startswith("ike_")):
+                print(f"  {k:28} {v}")
+        for k, v in c["drops"].items():
             if v:
-                print(f"  {k:32} {v}")
-        for k, v in dp.counters["drops"].items():
-            if v:
-                print(f"  drop {k:27} {v}")
-    ok = resp is not None and got["to gateway"] == packets and got["to client"] == packets \
-        and m.nft.get("invalid", 0) == 0
-    print("\nresult:", "OK" if ok else "FAILED")
+                print(f"  drop {k:23} {v}")
+        checks[f"{side.name}: IKE and ESP in pseudo-TCP"] = all(
+            c["counters"].get(k, 0) > 0 for k in ("ctcp_encap_ike", "ctcp_decap_ike",
+                                                   "ctcp_encap_esp", "ctcp_decap_esp"))
+    print()
+    for what, ok in checks.items():
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}")
+    ok = all(checks.values())
+    print(f"\nresult: {'OK' if ok else 'FAILED'} ({time.time() - start:.1f} s)")
     return 0 if ok else 1
 
 
