@@ -6,12 +6,14 @@ host's ping crosses it, and strongSwan's log shows which signature scheme
 each side used (RFC 7427 method 14, since both send
 SIGNATURE_HASH_ALGORITHMS). Refusals: strongSwan's certificate from a CA
 tcpsec does not trust (auth_failed "is not trusted", AUTHENTICATION_FAILED
-at strongSwan, no SA), and tcpsec's from a CA strongSwan does not trust."""
+at strongSwan, no SA), and tcpsec's from a CA strongSwan does not trust.
+And with strongSwan's RFC 7427 support off: the classic methods (1, 9)."""
 
 import os
 
 import pki
 import pytest
+import strongswan as ss
 
 from ike_topology import DP_PUB, HOST_NET, SS_ID, SS_NET, SS_PUB, TCPSEC_ID, IkeInterop
 
@@ -129,4 +131,35 @@ def test_untrusted_tcpsec_certificate_is_refused_by_strongswan(net):
         assert charon.list_sas() == {}
         assert "no trusted ECDSA public key found for 'tcpsec.test'" in charon.log(), \
             charon.log_tail(40)
+    net.stop()
+
+
+@pytest.mark.parametrize("key,scheme", [("ecdsa256", "ECDSA-256 signature"),
+                                        ("rsa2048", "RSA signature")], ids=["ecdsa", "rsa"])
+def test_classic_auth_methods_without_rfc7427(net, key, scheme):
+    """strongSwan with signature_authentication = no sends no
+    SIGNATURE_HASH_ALGORITHMS: tcpsec signs with method 9 (ECDSA P-256) or
+    1 (RSA, SHA-1) and verifies strongSwan's classic signature."""
+    ca, ours, theirs = make_pki(net, key, key)
+    net.start_ike(cert_config(net, False, ours, [ca.cert_pem]))
+    conn = ss.connection("site", local_addrs=SS_PUB, remote_addrs=DP_PUB, local_id=SS_ID,
+                         remote_id=TCPSEC_ID, auth="pubkey", cert=theirs, cacerts=[ca.cert_pem],
+                         proposals="aes128-sha256-ecp256", esp_proposals="aes128gcm16",
+                         local_ts=SS_NET, remote_ts=HOST_NET, rekey_time=0, child_rekey_time=0)
+    with ss.Charon(net.ns["ss"], [conn], name="ss",
+                   options={"signature_authentication": False}) as charon:
+        charon.initiate("net", timeout=20, check=False)
+        try:
+            sas = charon.wait_established(timeout=20, ike="site", child="net")
+            assert sas["site"]["state"] == "ESTABLISHED", sas
+        except BaseException:
+            print(net.diagnostics(), charon.log_tail(80))
+            raise
+        out = net.ping()
+        assert " 0% packet loss" in out, out + net.diagnostics() + charon.log_tail(60)
+        log = charon.log()
+        assert f"authentication of '{TCPSEC_ID}' with {scheme} successful" in log, \
+            charon.log_tail(80)
+        assert f"authentication of '{SS_ID}' (myself) with {scheme} successful" in log, \
+            charon.log_tail(80)
     net.stop()
