@@ -43,6 +43,8 @@ if ! ninja -C "$build" fuzz >"$build/fuzz-build.log" 2>&1; then
 fi
 # Built where the ESP engine is in the tree (see meson.build).
 [ -x "$build/tests/fuzz/esp_inbound_fuzz" ] && fuzzers+=(esp_inbound_fuzz)
+# Built where tcpsec-ike is (gRPC code generation, see meson.build).
+[ -x "$build/tests/fuzz/ike_daemon_fuzz" ] && fuzzers+=(ike_daemon_fuzz)
 echo "fuzz: built ${#fuzzers[@]} fuzzers in $(($(date +%s) - start)) s; running each for $seconds s"
 
 # Seeds, corpora and logs in a temporary directory; crash inputs outside it.
@@ -54,6 +56,18 @@ mkdir -p "$tmp/seeds-config"
 cp config/* "$tmp/seeds-config/"
 mkdir -p "$tmp/seeds-ike"
 cp tests/controlplane/message/vectors/seeds/*.bin "$tmp/seeds-ike/"
+# ike_daemon_fuzz: byte 0 picks the mode (ike_daemon_fuzz.cc): the message
+# vectors as datagrams (0: UDP, 2: mid-exchange), the inner chains as
+# authentic IKE_AUTH requests with message ID 1 (3: 0x23 = IKE_AUTH, flags 2).
+mkdir -p "$tmp/seeds-ike-daemon"
+for f in tests/controlplane/message/vectors/seeds/*.bin; do
+  for m in 0 2; do
+    { printf "\\x0$m"; cat "$f"; } >"$tmp/seeds-ike-daemon/$m-$(basename "$f")"
+  done
+  case $f in
+    *Inner.bin) { printf '\x03\x23\x02'; cat "$f"; } >"$tmp/seeds-ike-daemon/3-$(basename "$f")" ;;
+  esac
+done
 artifacts=$(realpath -m "$build")/fuzz-artifacts
 
 seeds_of() {
@@ -63,6 +77,7 @@ seeds_of() {
     net_parse_fuzz) echo "$tmp/seeds-net" ;;
     config_fuzz) echo "$tmp/seeds-config" ;;
     ike_message_fuzz) echo "$tmp/seeds-ike" ;;
+    ike_daemon_fuzz) echo "$tmp/seeds-ike-daemon" ;;
     *) ;;  # esp_inbound_fuzz: byte 0 picks the SA, no vectors fit; from scratch
   esac
 }
