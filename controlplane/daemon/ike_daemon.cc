@@ -8,6 +8,7 @@
 #include <future>
 
 #include "controlplane/ikesa/child_rekey.h"
+#include "controlplane/ikesa/config_payload.h"
 #include "controlplane/ikesa/ike_auth.h"
 #include "controlplane/ikesa/ike_init.h"
 #include "controlplane/ikesa/ike_rekey.h"
@@ -45,6 +46,16 @@ std::string spi_text(uint64_t spi) {
 IkeDaemon::IkeDaemon(v1::GatewayConfig config, link::DataplaneLink& link)
     : config_(std::move(config)), link_(link) {
   started_ms_ = now_ms();
+  for (const auto& c : config_.connections()) {
+    if (c.address_pool().empty()) continue;
+    auto pool = selectors::AddressPool::create(c.address_pool());
+    if (pool) {
+      pools_.emplace(c.name(), std::move(*pool));
+    } else {  // validation refuses such a pool; stay usable anyway
+      std::fprintf(stderr, "tcpsec-ike: connection %s: %s\n", c.name().c_str(),
+                   pool.error().c_str());
+    }
+  }
 }
 
 IkeDaemon::~IkeDaemon() {
@@ -78,7 +89,8 @@ ikesa::TaskContext IkeDaemon::context() {
       [this](const std::string& c, const std::string& k, const std::string& m) { emit(c, k, m); },
       now_ms(),
       &next_policy_priority_,
-      &next_child_id_};
+      &next_child_id_,
+      &pools_};
 }
 
 void IkeDaemon::post(Work w) {
@@ -365,6 +377,10 @@ Status IkeDaemon::rekey(const std::string& connection, bool ike) {
 }
 
 void IkeDaemon::forget(uint64_t our_spi) {
+  if (auto it = sas_.find(our_spi); it != sas_.end() && !it->second->rekeyed_away) {
+    auto ctx = context();
+    ikesa::release_address(*it->second, ctx);
+  }
   active_.erase(our_spi);
   waiting_.erase(our_spi);
   std::erase_if(half_open_, [&](const auto& e) { return e.second == our_spi; });

@@ -21,6 +21,7 @@
 #include "controlplane/ikesa/ike_sa.h"
 #include "controlplane/ikesa/task.h"
 #include "controlplane/link/dataplane_link.h"
+#include "controlplane/selectors/address_pool.h"
 #include "tcpsec/v1/gateway.pb.h"
 
 namespace tcpsec::daemon {
@@ -93,6 +94,7 @@ class IkeDaemon {
   std::map<uint64_t, std::deque<std::unique_ptr<ikesa::Task>>> waiting_;
   uint32_t next_policy_priority_ = 1000;
   uint32_t next_child_id_ = 1;
+  std::map<std::string, selectors::AddressPool> pools_;  // by connection name
   uint64_t started_ms_ = 0;
 };
 

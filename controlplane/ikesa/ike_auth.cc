@@ -4,6 +4,7 @@
 
 #include "controlplane/ikesa/authenticator.h"
 #include "controlplane/ikesa/child_sa_install.h"
+#include "controlplane/ikesa/config_payload.h"
 #include "controlplane/ikesa/negotiation.h"
 #include "controlplane/message/exchange_rules.h"
 
@@ -127,6 +128,12 @@ bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
   if (!ts) {
     out.push_back(notify_payload(ike::NotifyType::kTsUnacceptable));
     ctx.event(c.name(), "ts_unacceptable", ts.error());
+    return true;
+  }
+  // Remote access: a leased address narrows the client's side.
+  if (auto s = answer_config_request(sa, ctx, in, *ts, out); !s) {
+    out.push_back(notify_payload(ike::NotifyType::kInternalAddressFailure));
+    ctx.event(c.name(), "child_failed", s.message());
     return true;
   }
   if (auto s = install_child_sa(sa, ctx, {*esp, *ts, spis->front(), sa.nonce_i, sa.nonce_r, {}, false});

@@ -36,6 +36,7 @@ std::unique_ptr<IkeSa> successor(IkeSa& old, bool initiator, uint64_t our_spi, u
   }
   sa->path() = old.path();
   sa->remote_id_text = old.remote_id_text;
+  sa->virtual_address = old.virtual_address;
   sa->children = std::move(old.children);
   old.children.clear();
   old.rekeyed_away = true;

@@ -104,6 +104,8 @@ class IkeSa {
   uint64_t established_ms = 0;
   uint64_t last_heard_ms = 0;
   std::string remote_id_text;
+  // Remote access: the address leased to the peer from the pool.
+  std::string virtual_address;
   // Set when the peer stopped answering: an auto_start connection is
   // brought up again (never after a refusal, which would only repeat).
   bool restart_when_dead = false;

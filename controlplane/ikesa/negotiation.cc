@@ -197,6 +197,23 @@ Expected<TsChoice> narrow_ts(const v1::Connection& c, const ike::Ts& tsi, const 
   return ts_choice(narrowed->tsi, narrowed->tsr, narrowed->tsr, narrowed->tsi);
 }
 
+Expected<TsChoice> narrow_peer_to_address(const v1::Connection& c, const TsChoice& ts,
+                                          const std::string& address) {
+  auto host = selectors::from_prefixes({address});
+  if (!host) return host.status();
+  // The leased address within what was negotiated for the peer's side.
+  ike::Ts peer;
+  for (const auto& offered : ts.tsi.selectors) {
+    for (const auto& h : host->selectors) {
+      if (auto x = selectors::intersect(offered, h)) peer.selectors.push_back(*x);
+    }
+  }
+  if (peer.selectors.empty())
+    return Status::error("connection " + c.name() + ": leased address " + address +
+                         " is outside the traffic selectors " + selectors::to_string(ts.tsi));
+  return ts_choice(peer, ts.tsr, ts.tsr, peer);
+}
+
 Expected<TsChoice> accept_ts(const v1::Connection& c, const ike::Ts& tsi, const ike::Ts& tsr) {
   auto ts = configured_ts(c);
   if (!ts) return ts.status();

@@ -76,6 +76,10 @@ Expected<TsChoice> offered_ts(const v1::Connection& c, bool initiator);
 // Responder: the intersection of the initiator's TSi/TSr with ours
 // (RFC 7296 2.9); an error means TS_UNACCEPTABLE.
 Expected<TsChoice> narrow_ts(const v1::Connection& c, const ike::Ts& tsi, const ike::Ts& tsr);
+// Responder of remote access: `ts` with the peer's side (TSi) narrowed to
+// the one address leased to it (which must lie within it).
+Expected<TsChoice> narrow_peer_to_address(const v1::Connection& c, const TsChoice& ts,
+                                          const std::string& address);
 // Initiator: the responder's (narrowed) reply.
 Expected<TsChoice> accept_ts(const v1::Connection& c, const ike::Ts& tsi, const ike::Ts& tsr);
 

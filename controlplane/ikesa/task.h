@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "controlplane/ikesa/ike_sa.h"
 #include "controlplane/link/dataplane_link.h"
 #include "controlplane/message/payloads.h"
+#include "controlplane/selectors/address_pool.h"
 #include "tcpsec/v1/gateway.pb.h"
 
 namespace tcpsec::ikesa {
@@ -28,6 +30,8 @@ struct TaskContext {
   uint32_t* next_policy_priority = nullptr;
   // Ids of Child SAs (unique per daemon; kept across rekeys).
   uint32_t* next_child_id = nullptr;
+  // Remote access address pools by connection name (nullptr: none).
+  std::map<std::string, selectors::AddressPool>* pools = nullptr;
 };
 
 // A task's failure: the message for logs, and the notify to answer with

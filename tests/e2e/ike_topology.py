@@ -47,7 +47,7 @@ workers {{ count: 1 idle_sleep_us: 50 }}
 
 
 def ike_config(dp_sock, ike_sock, initiator, psk=PSK, esp="aes128gcm16", ike="aes128-sha256-ecp256",
-               extra=""):
+               extra="", remote_ts=SS_NET):
     return f"""
 dataplane_socket: "{dp_sock}"
 unix_socket: "{ike_sock}"
@@ -62,7 +62,7 @@ connections {{
   ike_proposals: "{ike}"
   esp_proposals: "{esp}"
   local_ts: "{HOST_NET}"
-  remote_ts: "{SS_NET}"
+  {f'remote_ts: "{remote_ts}"' if remote_ts else ""}
   auto_start: {"true" if initiator else "false"}
   {extra}
 }}
@@ -187,10 +187,10 @@ class IkeInterop:
         return self.ike
 
     def charon(self, initiator, psk=PSK, esp="aes128gcm16", ike="aes128-sha256-ecp256", **kw):
+        kw.setdefault("local_ts", SS_NET)
         conn = ss.connection("site", local_addrs=SS_PUB, remote_addrs=DP_PUB, local_id=SS_ID,
                              remote_id=TCPSEC_ID, psk=psk, proposals=ike, esp_proposals=esp,
-                             local_ts=SS_NET, remote_ts=HOST_NET, rekey_time=0,
-                             child_rekey_time=0, **kw)
+                             remote_ts=HOST_NET, rekey_time=0, child_rekey_time=0, **kw)
         return ss.Charon(self.ns["ss"], [conn], name="ss")
 
     def rekey(self, ike=False):

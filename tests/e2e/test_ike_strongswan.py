@@ -70,3 +70,21 @@ def test_wrong_psk_is_refused(net):
     net.stop()
     assert "shared key MIC mismatch" in net.ike.output()
     assert net.dp.counter("esp_encrypted") == 0
+
+
+def test_remote_access_client_gets_an_address_from_the_pool(net):
+    """strongSwan as a remote-access client asks for a virtual IP (CP
+    CFG_REQUEST); tcpsec leases 10.3.0.1 from its pool, narrows the
+    client's traffic selector to it, and the client's traffic from that
+    address reaches the protected host."""
+    net.start_ike(ike_config(net.dp_sock, net.ike_sock, initiator=False, remote_ts=None,
+                             extra='address_pool: "10.3.0.0/24"'))
+    with net.charon(initiator=True, vips="0.0.0.0", local_ts=None) as charon:
+        charon.initiate("net", timeout=20, check=False)
+        sas = established(net, charon)
+        assert sas["site"].get("local-vips") == ["10.3.0.1"], sas
+        child = [c for c in sas["site"]["child-sas"].values() if c["state"] == "INSTALLED"][0]
+        assert child["local-ts"] == ["10.3.0.1/32"], child
+        assert net.ike.wait_for("address_leased: 10.3.0.1"), net.diagnostics()
+        r = net.ns["ss"].run("ping -n -c 3 -i 0.2 -W 2 -I 10.3.0.1 10.10.0.5", check=False)
+        assert " 0% packet loss" in r.stdout, r.stdout + net.diagnostics() + charon.log_tail(60)
