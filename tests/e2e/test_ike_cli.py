@@ -131,6 +131,16 @@ def test_ike_sas_terminate_initiate_and_watch(net):
         second = check_matches_strongswan(net, charon, initiator=True)
         assert second[0] != first[0] and second[1] != first[1]
         assert " 0% packet loss" in net.ping(3), net.diagnostics()
+        # rekey: the Child SA gets new SPIs on both sides (CREATE_CHILD_SA).
+        child_before = ike_row(ctl(net, "ike-sas").stdout)["children"][0]
+        res = ctl(net, "rekey", "site")
+        assert res.stdout.strip() == "rekeying site (Child SAs)"
+
+        def rekeyed():
+            children = ike_row(ctl(net, "ike-sas").stdout)["children"]
+            return len(children) == 1 and children[0][4] != child_before[4] and children[0]
+        assert wait_for(rekeyed), ctl(net, "ike-sas").stdout + net.diagnostics()
+        assert check_matches_strongswan(net, charon, initiator=True) == second  # same IKE SA
 
         out, err = watch.communicate(timeout=20)
         assert watch.returncode == 0, err
