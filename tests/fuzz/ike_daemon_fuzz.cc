@@ -16,7 +16,10 @@
 //      payload type, the rest an inner payload chain; when the chain parses
 //      it is protected with the initiator's keys (a valid ICV), so the
 //      tasks behind SK (IKE_AUTH, INFORMATIONAL, CREATE_CHILD_SA) see it.
-//      It is delivered twice (the second time as a retransmission).
+//      It is delivered twice (the second time as a retransmission);
+//   4: the same once the IKE SA is up (a valid IKE_AUTH with a Child SA
+//      first), message ID 1 + bits 1-2 of byte 2 (2 expected): INFORMATIONAL
+//      deletes, CREATE_CHILD_SA rekeys of the Child SA and the IKE SA.
 // After the input, a timer tick. The daemon must not crash, leak, or hang.
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +30,7 @@
 
 #include "controlplane/config/gateway_config.h"
 #include "controlplane/daemon/ike_daemon.h"
+#include "controlplane/ikesa/ike_auth.h"
 #include "controlplane/ikesa/ike_init.h"
 #include "controlplane/ikesa/ike_sa.h"
 #include "controlplane/link/mock_dataplane_link.h"
@@ -46,8 +50,9 @@ v1::GatewayConfig make_config(bool responder) {
                      "\" local_id: \"fqdn:" + (responder ? "b" : "a") +
                      ".test\" remote_id: \"fqdn:" + (responder ? "a" : "b") +
                      ".test\" ike_proposals: \"aes128-sha256-ecp256\" esp_proposals: "
-                     "\"aes128gcm16\" local_ts: \"10.2.0.0/24\" remote_ts: \"10.1.0.0/24\" "
-                     "dpd_delay_s: 1 }\n" +
+                     "\"aes128gcm16\" local_ts: \"" +
+                     (responder ? "10.2.0.0/24" : "10.1.0.0/24") + "\" remote_ts: \"" +
+                     (responder ? "10.1.0.0/24" : "10.2.0.0/24") + "\" dpd_delay_s: 1 }\n" +
                      "secrets { ids: \"fqdn:" + (responder ? "a" : "b") +
                      ".test\" secret: \"a shared secret of some length\" }\n" +
                      "timers { retransmit_ms: 100 retransmit_tries: 1 }\n";
@@ -115,11 +120,27 @@ bool ike_sa_init(daemon::IkeDaemon& d, link::MockDataplaneLink& dl, Peer& peer) 
          !init.restart();
 }
 
+// A valid IKE_AUTH (message ID 1) with a Child SA; true when the daemon
+// answered and `peer` accepted the answer.
+bool ike_auth(daemon::IkeDaemon& d, link::MockDataplaneLink& dl, Peer& peer) {
+  ikesa::IkeAuth auth(true);
+  std::vector<ike::Payload> payloads;
+  if (!auth.build_request(peer.sa, peer.ctx, payloads)) return false;
+  auto request = peer.sa.protect(ike::ExchangeType::kIkeAuth, false, 1, payloads);
+  if (!request) return false;
+  d.handle_for_test(packet(*request, false, 4500));
+  auto sent = dl.take_sent();
+  if (sent.size() != 1) return false;
+  const std::string& r = sent[0].ike();
+  auto inner = peer.sa.open({reinterpret_cast<const uint8_t*>(r.data()), r.size()});
+  return inner && auth.process_response(peer.sa, peer.ctx, *inner) && peer.sa.children.size() == 1;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const uint8_t mode = data[0] % 4;
+  const uint8_t mode = data[0] % 5;
   std::span<const uint8_t> rest(data + 1, size - 1);
   link::MockDataplaneLink link;
   daemon::IkeDaemon d(responder_config(), link);
@@ -145,9 +166,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (rest.size() < 3) return 0;
+  if (mode == 4 && !ike_auth(d, link, peer)) std::abort();  // a valid IKE_AUTH must work
   auto exchange = static_cast<ike::ExchangeType>(rest[0]);
   const bool response = rest[1] & 1;
-  const uint32_t message_id = (rest[1] >> 1) & 3;
+  const uint32_t message_id = ((rest[1] >> 1) & 3) + (mode == 4 ? 1 : 0);
   auto inner = ike::parse_payload_chain(static_cast<ike::PayloadType>(rest[2]), rest.subspan(3));
   if (!inner) return 0;
   auto message = peer.sa.protect(exchange, response, message_id, *inner);

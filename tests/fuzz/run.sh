@@ -58,14 +58,20 @@ mkdir -p "$tmp/seeds-ike"
 cp tests/controlplane/message/vectors/seeds/*.bin "$tmp/seeds-ike/"
 # ike_daemon_fuzz: byte 0 picks the mode (ike_daemon_fuzz.cc): the message
 # vectors as datagrams (0: UDP, 2: mid-exchange), the inner chains as
-# authentic IKE_AUTH requests with message ID 1 (3: 0x23 = IKE_AUTH, flags 2).
+# authentic IKE_AUTH requests with message ID 1 (3: 0x23 = IKE_AUTH, flags 2)
+# and, once the SA is up, as INFORMATIONAL (0x25) and CREATE_CHILD_SA (0x24)
+# requests with message ID 2 (4: flags 2).
 mkdir -p "$tmp/seeds-ike-daemon"
 for f in tests/controlplane/message/vectors/seeds/*.bin; do
   for m in 0 2; do
     { printf "\\x0$m"; cat "$f"; } >"$tmp/seeds-ike-daemon/$m-$(basename "$f")"
   done
   case $f in
-    *Inner.bin) { printf '\x03\x23\x02'; cat "$f"; } >"$tmp/seeds-ike-daemon/3-$(basename "$f")" ;;
+    *Inner.bin)
+      { printf '\x03\x23\x02'; cat "$f"; } >"$tmp/seeds-ike-daemon/3-$(basename "$f")"
+      { printf '\x04\x25\x02'; cat "$f"; } >"$tmp/seeds-ike-daemon/4i-$(basename "$f")"
+      { printf '\x04\x24\x02'; cat "$f"; } >"$tmp/seeds-ike-daemon/4c-$(basename "$f")"
+      ;;
   esac
 done
 artifacts=$(realpath -m "$build")/fuzz-artifacts
