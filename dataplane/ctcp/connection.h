@@ -57,6 +57,7 @@ struct alignas(64) Connection {
   std::atomic<uint32_t> rcv_nxt{0};              // next sequence we expect (jumps over gaps)
   std::atomic<uint32_t> last_ack_sent{0};        // ack number of our latest segment
   std::atomic<uint32_t> snd_una{0};              // the peer's latest ACK of our sequence
+  std::atomic<bool> peer_acks_window{false};     // the peer sent a pure ACK that moved snd_una
   std::atomic<uint64_t> last_rx_tsc{0};
   std::atomic<uint64_t> last_tx_tsc{0};
   std::atomic<uint64_t> rx_packets{0};

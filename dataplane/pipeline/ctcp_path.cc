@@ -156,8 +156,13 @@ void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
     // how far ahead we may send (ctcp_output).
     uint32_t una = c.snd_una.load(std::memory_order_relaxed);
     if (static_cast<int32_t>(seg.ack - una) > 0 &&
-        static_cast<int32_t>(seg.ack - c.snd_nxt.load(std::memory_order_relaxed)) <= 0)
+        static_cast<int32_t>(seg.ack - c.snd_nxt.load(std::memory_order_relaxed)) <= 0) {
       c.snd_una.store(seg.ack, std::memory_order_relaxed);
+      // Only a peer that acknowledges with pure ACKs (tcpsec's window
+      // ACKs) keeps snd_una current while traffic runs one way.
+      if (seg.payload_length == 0 && !c.peer_acks_window.load(std::memory_order_relaxed))
+        c.peer_acks_window.store(true, std::memory_order_relaxed);
+    }
   }
   if (seg.payload_length == 0) {
     counters_.add(Counter::kCtcpKeepalives);  // keepalive or pure ACK
@@ -245,6 +250,7 @@ void Worker::ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::Tc
     c.iss = static_cast<uint32_t>(rte_rand());
     c.snd_nxt.store(c.iss + 1, std::memory_order_relaxed);
     c.snd_una.store(c.iss + 1, std::memory_order_relaxed);
+    c.peer_acks_window.store(false, std::memory_order_relaxed);
     c.rcv_nxt.store(seq + 1, std::memory_order_relaxed);
     c.created_tsc = c.state_tsc = now;
     c.last_rx_tsc.store(now, std::memory_order_relaxed);
@@ -402,6 +408,7 @@ ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer
   c.iss = static_cast<uint32_t>(rte_rand());
   c.snd_nxt.store(c.iss + 1, std::memory_order_relaxed);
   c.snd_una.store(c.iss + 1, std::memory_order_relaxed);
+  c.peer_acks_window.store(false, std::memory_order_relaxed);
   c.created_tsc = c.state_tsc = now;
   c.last_tx_tsc.store(now, std::memory_order_relaxed);
   gw_.add_handshaking(id);
@@ -444,8 +451,12 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
   // drop here instead, without using sequence space (the inner traffic
   // sees a loss, as it would at the firewall). The peer's window ACKs
   // (ctcp_data) move snd_una. Several workers may overshoot by a burst each.
+  // QuickSec and Cisco peers never send window ACKs (and replayed or
+  // benchmark peers none at all): for them snd_una would stall during
+  // one-way traffic, so the limit holds once the peer has shown it ACKs.
   uint32_t advance = ctcp::sequence_advance(info);
-  if (c.snd_nxt.load(std::memory_order_relaxed) + advance -
+  if (c.peer_acks_window.load(std::memory_order_relaxed) &&
+      c.snd_nxt.load(std::memory_order_relaxed) + advance -
           c.snd_una.load(std::memory_order_relaxed) >
       ctcp::kWindow) {
     return drop(m, DropReason::kEncapPeerWindowFull);

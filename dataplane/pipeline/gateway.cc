@@ -179,6 +179,7 @@ Status Gateway::install_connection(const v1::PseudoTcpConnection& entry) {
   c.installed = true;
   c.snd_nxt.store(entry.send_next(), std::memory_order_relaxed);
   c.snd_una.store(entry.send_next(), std::memory_order_relaxed);
+  c.peer_acks_window.store(false, std::memory_order_relaxed);
   c.rcv_nxt.store(entry.receive_next(), std::memory_order_relaxed);
   c.last_ack_sent.store(entry.receive_next(), std::memory_order_relaxed);
   for (uint64_t spi : entry.ike_initiator_spis()) {
