@@ -104,8 +104,11 @@ struct Side {
   ikesa::TaskContext ctx;
   explicit Side(bool initiator)
       : config(side_config(initiator)),
-        ctx{link, config,    [](const std::string&, const std::string&, const std::string&) {},
-            0,    &priority, &child_id} {}
+        ctx{.link = link,
+            .config = config,
+            .event = [](const std::string&, const std::string&, const std::string&) {},
+            .next_policy_priority = &priority,
+            .next_child_id = &child_id} {}
 };
 
 ike::Bytes serialize_or_die(const ike::Message& m) {

@@ -87,9 +87,11 @@ struct Peer {
   link::MockDataplaneLink link;
   uint32_t priority = 1000;
   uint32_t child_id = 1;
-  ikesa::TaskContext ctx{
-      link, initiator_config(), [](const std::string&, const std::string&, const std::string&) {},
-      0,    &priority,          &child_id};
+  ikesa::TaskContext ctx{.link = link,
+                         .config = initiator_config(),
+                         .event = [](const std::string&, const std::string&, const std::string&) {},
+                         .next_policy_priority = &priority,
+                         .next_child_id = &child_id};
   ikesa::IkeSa sa{initiator_config().connections(0), true, 0x0123456789abcdefull};
 };
 

@@ -133,8 +133,11 @@ class MessageIds : public ::testing::Test {
   uint32_t priority_ = 1000;
   uint32_t child_id_ = 1;
   ikesa::TaskContext ctx_{
-      peer_link_, peer_config_, [](const std::string&, const std::string&, const std::string&) {},
-      0,          &priority_,   &child_id_};
+      .link = peer_link_,
+      .config = peer_config_,
+      .event = [](const std::string&, const std::string&, const std::string&) {},
+      .next_policy_priority = &priority_,
+      .next_child_id = &child_id_};
   ikesa::IkeSa peer_{peer_config_.connections(0), true, 0x0123456789abcdefull};
   ikesa::IkeInit init_{true};
   ikesa::IkeAuth auth_{true};
