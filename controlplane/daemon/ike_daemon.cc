@@ -274,7 +274,7 @@ void IkeDaemon::next_task(IkeSa& sa) {
   if (auto s = task->build_request(sa, ctx, payloads); !s)
     return fail(sa, "ike_down", std::string(task->name()) + ": " + s.message());
   uint32_t id = sa.next_request_id;
-  Expected<ike::Bytes> bytes = Status::error("unset");
+  Expected<std::vector<ike::Bytes>> bytes = Status::error("unset");
   if (task->exchange() == ike::ExchangeType::kIkeSaInit) {
     ike::Message m;
     m.header.initiator_spi = sa.spi_i();
@@ -282,10 +282,15 @@ void IkeDaemon::next_task(IkeSa& sa) {
     m.header.initiator = true;
     m.header.message_id = 0;
     m.payloads = std::move(payloads);
-    bytes = ike::serialize(m);
-    if (bytes) sa.init_request = *bytes;
+    auto one = ike::serialize(m);
+    if (one) {
+      sa.init_request = *one;
+      bytes = std::vector<ike::Bytes>{std::move(*one)};
+    } else {
+      bytes = one.status();
+    }
   } else {
-    bytes = sa.protect(task->exchange(), false, id, payloads);
+    bytes = sa.protect_message(task->exchange(), false, id, payloads);
   }
   if (!bytes) return fail(sa, "ike_down", std::string(task->name()) + ": " + bytes.error());
   sa.pending_id = id;
@@ -308,7 +313,11 @@ void IkeDaemon::send(IkeSa& sa, const ike::Bytes& message) {
                  s.message().c_str());
 }
 
-void IkeDaemon::send_request(IkeSa& sa, const ike::Bytes& message) {
+void IkeDaemon::send(IkeSa& sa, const std::vector<ike::Bytes>& datagrams) {
+  for (const auto& d : datagrams) send(sa, d);
+}
+
+void IkeDaemon::send_request(IkeSa& sa, const std::vector<ike::Bytes>& message) {
   sa.pending_request = message;
   sa.pending = true;
   sa.pending_sent_ms = now_ms();
@@ -494,7 +503,7 @@ void IkeDaemon::handle_new_sa(const ike::Header& h, std::span<const uint8_t> byt
     return;
   }
   sa->init_response = *response;
-  sa->last_response = *response;
+  sa->last_response = {*response};
   sa->last_response_id = 0;
   sa->expected_request_id = 1;
   sa->last_heard_ms = now_ms();
@@ -520,13 +529,15 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
                  sa.expected_request_id);
     return;
   }
-  auto inner = sa.open(bytes);
-  if (!inner) {
+  auto received = sa.receive(bytes);
+  if (!received) {
     // Unauthenticated: no answer (RFC 7296 2.21.2).
     std::fprintf(stderr, "tcpsec-ike: %s: request %u: %s\n", sa.connection().name().c_str(),
-                 h.message_id, inner.error().c_str());
+                 h.message_id, received.error().c_str());
     return;
   }
+  if (!*received) return;  // an IKE fragment; the rest is on its way
+  auto inner = std::move(*received);
   // Authentic: the peer moves IKE to 4500 after NAT detection; answer where
   // it asks (only now: a forged copy must not redirect us, RFC 7296 2.23).
   sa.path().local_port = static_cast<uint16_t>(p.local_port());
@@ -563,7 +574,7 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
     // offered: one Child SA per connection.
     out = {ikesa::notify_payload(ike::NotifyType::kNoAdditionalSas)};
   }
-  auto response = sa.protect(h.exchange, true, h.message_id, out);
+  auto response = sa.protect_message(h.exchange, true, h.message_id, out);
   if (!response) {
     std::fprintf(stderr, "tcpsec-ike: %s: response: %s\n", sa.connection().name().c_str(),
                  response.error().c_str());
@@ -611,9 +622,10 @@ void IkeDaemon::handle_response(IkeSa& sa, const ike::Header& h, std::span<const
       return next_task(sa);
     }
   } else {
-    auto inner = sa.open(bytes);
-    if (!inner) return;  // not authentic: ignore, keep retransmitting
-    result = task.process_response(sa, ctx, *inner);
+    auto inner = sa.receive(bytes);
+    if (!inner) return;   // not authentic: ignore, keep retransmitting
+    if (!*inner) return;  // an IKE fragment; the rest is on its way
+    result = task.process_response(sa, ctx, **inner);
   }
   sa.pending = false;
   ++sa.next_request_id;

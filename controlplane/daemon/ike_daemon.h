@@ -69,7 +69,8 @@ class IkeDaemon {
   void queue_task(ikesa::IkeSa& sa, std::unique_ptr<ikesa::Task> task);
   void next_task(ikesa::IkeSa& sa);
   void send(ikesa::IkeSa& sa, const ike::Bytes& message);
-  void send_request(ikesa::IkeSa& sa, const ike::Bytes& message);
+  void send(ikesa::IkeSa& sa, const std::vector<ike::Bytes>& datagrams);
+  void send_request(ikesa::IkeSa& sa, const std::vector<ike::Bytes>& message);
   void fail(ikesa::IkeSa& sa, const std::string& kind, const std::string& why);
   void established(ikesa::IkeSa& sa);
   void forget(uint64_t our_spi);

@@ -84,6 +84,8 @@ Status IkeInit::build_request(IkeSa& sa, TaskContext&, std::vector<ike::Payload>
   out.emplace_back(ike::PayloadType::kKe, ke);
   out.emplace_back(ike::PayloadType::kNonce, ike::Nonce{sa.nonce_i});
   if (uses_certificates(c)) out.push_back(signature_hash_notify());  // RFC 7427
+  // RFC 7383: we reassemble SKF fragments (and send them if the peer does).
+  out.push_back(notify_payload(ike::NotifyType::kIkev2FragmentationSupported));
   return add_nat_notifies(sa, out);
 }
 
@@ -115,6 +117,8 @@ Status IkeInit::process_response(IkeSa& sa, TaskContext&, const std::vector<ike:
   sa.proposal_text = choice->text;
   sa.peer_signature_hashes = peer_signature_hashes(in);
   detect_nat(sa, in);
+  sa.peer_fragmentation =
+      ike::find_notify(in, ike::NotifyType::kIkev2FragmentationSupported) != nullptr;
   auto secret = sa.dh->shared_secret(ke->data);
   if (!secret) return secret.status();
   return sa.install_keys(*secret);
@@ -158,6 +162,8 @@ bool IkeInit::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
   sa.proposal_text = sel.choice->text;
   sa.peer_signature_hashes = peer_signature_hashes(in);
   detect_nat(sa, in);
+  sa.peer_fragmentation =
+      ike::find_notify(in, ike::NotifyType::kIkev2FragmentationSupported) != nullptr;
   if (auto s = sa.install_keys(*secret); !s) {
     error = {s.message(), ike::NotifyType::kNoProposalChosen, {}};
     return false;
@@ -170,6 +176,8 @@ bool IkeInit::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
   ours.data = sa.dh->public_value();
   out.emplace_back(ike::PayloadType::kKe, ours);
   out.emplace_back(ike::PayloadType::kNonce, ike::Nonce{sa.nonce_r});
+  if (sa.peer_fragmentation)
+    out.push_back(notify_payload(ike::NotifyType::kIkev2FragmentationSupported));
   if (auto s = add_nat_notifies(sa, out); !s) {
     error = {s.message(), ike::NotifyType::kInvalidSyntax, {}};
     return false;

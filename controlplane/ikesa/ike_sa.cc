@@ -85,3 +85,104 @@ Expected<std::vector<ike::Payload>> IkeSa::open(std::span<const uint8_t> datagra
 }
 
 }  // namespace tcpsec::ikesa
+
+namespace tcpsec::ikesa {
+
+namespace {
+
+constexpr size_t kMaxFragments = 64;  // refuse more (hostile input)
+
+}  // namespace
+
+Expected<std::vector<Bytes>> IkeSa::protect_message(ike::ExchangeType exchange, bool response,
+                                                    uint32_t message_id,
+                                                    const std::vector<ike::Payload>& inner) {
+  auto whole = protect(exchange, response, message_id, inner);
+  if (!whole) return whole.status();
+  if (!peer_fragmentation || whole->size() <= kMaxUnfragmented)
+    return std::vector<Bytes>{std::move(*whole)};
+  auto chain = ike::serialize_payload_chain(inner);
+  if (!chain) return chain.status();
+  // Room for inner bytes per fragment: the datagram limit less header, SKF
+  // header, IV, ICV, a block of padding and the pad length byte.
+  const auto& out = sk_->outbound;
+  const size_t overhead = ike::kHeaderLen + ikecrypto::kSkfHeaderLength + out.iv_length() +
+                          out.icv_length() + out.block_length() + 1;
+  const size_t chunk = kMaxUnfragmented - overhead;
+  const size_t total = (chain->size() + chunk - 1) / chunk;
+  if (total > kMaxFragments) return Status::error("message too large for IKE fragmentation");
+  std::vector<Bytes> fragments;
+  for (size_t i = 0; i < total; ++i) {
+    std::span<const uint8_t> part(chain->data() + i * chunk,
+                                  std::min(chunk, chain->size() - i * chunk));
+    ike::Message m;
+    m.header.initiator_spi = spi_i_;
+    m.header.responder_spi = spi_r_;
+    m.header.exchange = exchange;
+    m.header.initiator = initiator_;
+    m.header.response = response;
+    m.header.message_id = message_id;
+    ike::EncryptedFragment skf;
+    skf.fragment_number = static_cast<uint16_t>(i + 1);
+    skf.total_fragments = static_cast<uint16_t>(total);
+    skf.first_inner_type = i == 0 ? ike::first_payload_type(inner) : ike::PayloadType::kNone;
+    m.payloads.emplace_back(ike::PayloadType::kEncryptedFragment, skf);
+    auto bytes = ike::serialize_for_encryption(m, out.body_length(part.size()));
+    if (!bytes) return bytes.status();
+    ikecrypto::SkLayout layout;
+    layout.sk_header_length = ikecrypto::kSkfHeaderLength;
+    layout.sk_header_offset = bytes->encrypted_data.offset - ikecrypto::kSkfHeaderLength;
+    if (auto s = sk_->outbound.protect(bytes->bytes, layout, part); !s) return s;
+    fragments.push_back(std::move(bytes->bytes));
+  }
+  return fragments;
+}
+
+Expected<std::optional<std::vector<ike::Payload>>> IkeSa::receive(
+    std::span<const uint8_t> datagram) {
+  using Result = std::optional<std::vector<ike::Payload>>;
+  if (!sk_) return Status::error("IKE SA has no keys yet");
+  auto message = ike::parse(datagram);
+  if (!message) return message.status();
+  const ike::Payload* skf = message->find(ike::PayloadType::kEncryptedFragment);
+  if (!skf) {
+    auto inner = open(datagram);
+    if (!inner) return inner.status();
+    return Result(std::move(*inner));
+  }
+  const auto* f = skf->get<ike::EncryptedFragment>();
+  if (f->total_fragments == 0 || f->fragment_number == 0 ||
+      f->fragment_number > f->total_fragments || f->total_fragments > kMaxFragments) {
+    return Status::error("SKF: fragment " + std::to_string(f->fragment_number) + " of " +
+                         std::to_string(f->total_fragments) + " is out of range");
+  }
+  auto where = ike::locate_encrypted_data(datagram);
+  if (!where) return where.status();
+  Bytes copy(datagram.begin(), datagram.end());
+  ikecrypto::SkLayout layout;
+  layout.sk_header_length = ikecrypto::kSkfHeaderLength;
+  layout.sk_header_offset = where->offset - ikecrypto::kSkfHeaderLength;
+  auto plain = sk_->inbound.unprotect(copy, layout);  // each fragment is authenticated
+  if (!plain) return plain.status();
+  const auto& h = message->header;
+  if (!reassembly_ || reassembly_->message_id != h.message_id ||
+      reassembly_->response != h.response || reassembly_->total != f->total_fragments) {
+    reassembly_ = Reassembly{h.message_id, h.response, f->total_fragments, ike::PayloadType::kNone,
+                             std::vector<Bytes>(f->total_fragments)};
+  }
+  Reassembly& r = *reassembly_;
+  if (f->fragment_number == 1) r.first_type = f->first_inner_type;
+  r.parts[f->fragment_number - 1].assign(plain->begin(), plain->end());
+  Bytes chain;
+  for (const auto& part : r.parts) {
+    if (part.empty()) return Result();  // more to come
+    chain.insert(chain.end(), part.begin(), part.end());
+  }
+  ike::PayloadType first = r.first_type;
+  reassembly_.reset();
+  auto inner = ike::parse_payload_chain(first, chain);
+  if (!inner) return inner.status();
+  return Result(std::move(*inner));
+}
+
+}  // namespace tcpsec::ikesa

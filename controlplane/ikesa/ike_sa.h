@@ -90,11 +90,12 @@ class IkeSa {
   // Message IDs (RFC 7296 2.2): ours for requests we send, the peer's we expect.
   uint32_t next_request_id = 0;
   uint32_t expected_request_id = 0;
-  // The last response we sent (retransmitted when its request repeats).
-  Bytes last_response;
+  // The last response we sent (retransmitted when its request repeats):
+  // one datagram, or its IKE fragments.
+  std::vector<Bytes> last_response;
   uint32_t last_response_id = UINT32_MAX;
   // Our outstanding request (retransmitted until answered).
-  Bytes pending_request;
+  std::vector<Bytes> pending_request;
   uint32_t pending_id = 0;
   bool pending = false;
   uint64_t pending_sent_ms = 0;
@@ -114,7 +115,8 @@ class IkeSa {
   bool rekeyed_away = false;
   // When we last started a rekey of this SA (or of one of its children).
   uint64_t rekey_started_ms = 0;
-  uint32_t pool_address_index = 0;
+  // The peer announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
+  bool peer_fragmentation = false;
 
   // A protected message: header (our SPIs, `exchange`, flags from role and
   // `response`, `message_id`) with an SK payload around `inner`.
@@ -122,6 +124,18 @@ class IkeSa {
                           const std::vector<ike::Payload>& inner);
   // The inner payloads of a received protected message (ICV checked).
   Expected<std::vector<ike::Payload>> open(std::span<const uint8_t> datagram);
+
+  // IKE fragmentation (RFC 7383). The largest IKE message (from its
+  // header) sent as one datagram; larger ones go as SKF fragments when the
+  // peer supports them (1280 bytes of IP: what strongSwan also uses).
+  static constexpr size_t kMaxUnfragmented = 1280 - 40 - 8 - 4;
+  // protect(), split into fragments when needed.
+  Expected<std::vector<Bytes>> protect_message(ike::ExchangeType exchange, bool response,
+                                               uint32_t message_id,
+                                               const std::vector<ike::Payload>& inner);
+  // open() for SK and SKF messages: a fragment is checked and kept, and
+  // nothing comes back (nullopt) until the message is complete.
+  Expected<std::optional<std::vector<ike::Payload>>> receive(std::span<const uint8_t> datagram);
 
  private:
   v1::Connection connection_;
@@ -131,6 +145,15 @@ class IkeSa {
   PeerPath path_;
   std::optional<ikecrypto::IkeSaKeys> keys_;
   std::optional<ikecrypto::SkCipherPair> sk_;
+  // Reassembly of one fragmented message at a time (RFC 7383 2.6).
+  struct Reassembly {
+    uint32_t message_id = 0;
+    bool response = false;
+    uint16_t total = 0;
+    ike::PayloadType first_type = ike::PayloadType::kNone;
+    std::vector<Bytes> parts;  // decrypted, by fragment number - 1
+  };
+  std::optional<Reassembly> reassembly_;
 };
 
 // The SPI bytes in network order (prf+ seeds, NAT detection).

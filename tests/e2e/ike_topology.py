@@ -186,12 +186,14 @@ class IkeInterop:
         self.ike.start()
         return self.ike
 
-    def charon(self, initiator, psk=PSK, esp="aes128gcm16", ike="aes128-sha256-ecp256", **kw):
+    def charon(self, initiator, psk=PSK, esp="aes128gcm16", ike="aes128-sha256-ecp256",
+               charon_options=None, **kw):
         kw.setdefault("local_ts", SS_NET)
+        kw.setdefault("remote_ts", HOST_NET)
         conn = ss.connection("site", local_addrs=SS_PUB, remote_addrs=DP_PUB, local_id=SS_ID,
                              remote_id=TCPSEC_ID, psk=psk, proposals=ike, esp_proposals=esp,
-                             remote_ts=HOST_NET, rekey_time=0, child_rekey_time=0, **kw)
-        return ss.Charon(self.ns["ss"], [conn], name="ss")
+                             rekey_time=0, child_rekey_time=0, **kw)
+        return ss.Charon(self.ns["ss"], [conn], name="ss", options=charon_options)
 
     def rekey(self, ike=False):
         pb = gateway_pb()

@@ -5,7 +5,7 @@ AUTHENTICATION_FAILED and no SA left behind (ike_topology.py)."""
 
 import pytest
 
-from ike_topology import PSK, IkeInterop, ike_config
+from ike_topology import HOST_NET, PSK, IkeInterop, ike_config
 
 
 @pytest.fixture
@@ -88,3 +88,24 @@ def test_remote_access_client_gets_an_address_from_the_pool(net):
         assert net.ike.wait_for("address_leased: 10.3.0.1"), net.diagnostics()
         r = net.ns["ss"].run("ping -n -c 3 -i 0.2 -W 2 -I 10.3.0.1 10.10.0.5", check=False)
         assert " 0% packet loss" in r.stdout, r.stdout + net.diagnostics() + charon.log_tail(60)
+
+
+def test_large_ike_auth_from_strongswan_is_reassembled(net):
+    """63 extra traffic selectors on tcpsec's side make strongSwan's
+    IKE_AUTH request larger than a 1280-byte datagram: it sends RFC 7383
+    fragments (tcpsec announces support) and tcpsec reassembles them. Over
+    UDP no IP fragment is needed (the dataplane does not reassemble those).
+    tcpsec's own fragmenting is covered by the daemon unit tests
+    (IkeDaemonFragmentation)."""
+    extra = [f"172.17.{i}.0/24" for i in range(63)]
+    net.start_ike(ike_config(net.dp_sock, net.ike_sock, initiator=False,
+                             extra="".join(f' local_ts: "{p}"' for p in extra)))
+    with net.charon(initiator=True, remote_ts=[HOST_NET] + extra,
+                    conn_extra={"fragmentation": "yes"}) as charon:
+        charon.initiate("net", timeout=20, check=False)
+        established(net, charon)
+        assert "IKE_AUTH request 1 [ EF(" in charon.log(), charon.log_tail(40)
+        out = net.ping()
+        assert " 0% packet loss" in out, out + net.diagnostics()
+    net.stop()
+    assert net.dp.drop("ip_fragment") == 0
