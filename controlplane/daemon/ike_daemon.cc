@@ -1,6 +1,7 @@
 #include "controlplane/daemon/ike_daemon.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -46,6 +47,7 @@ std::string spi_text(uint64_t spi) {
 IkeDaemon::IkeDaemon(v1::GatewayConfig config, link::DataplaneLink& link)
     : config_(std::move(config)), link_(link) {
   started_ms_ = now_ms();
+  RAND_bytes(cookie_secret_.data(), static_cast<int>(cookie_secret_.size()));
   for (const auto& c : config_.connections()) {
     if (c.address_pool().empty()) continue;
     auto pool = selectors::AddressPool::create(c.address_pool());
@@ -60,6 +62,18 @@ IkeDaemon::IkeDaemon(v1::GatewayConfig config, link::DataplaneLink& link)
 
 IkeDaemon::~IkeDaemon() {
   link_.stop();
+}
+
+ike::Bytes IkeDaemon::cookie_for(const ike::Bytes& nonce_i, const std::string& peer,
+                                 uint64_t spi_i) const {
+  // Version (for a future secret rotation) | SHA-256(Ni | IPi | SPIi | secret).
+  ike::Bytes in(nonce_i);
+  in.insert(in.end(), peer.begin(), peer.end());
+  for (int i = 0; i < 8; ++i) in.push_back(static_cast<uint8_t>(spi_i >> (56 - 8 * i)));
+  in.insert(in.end(), cookie_secret_.begin(), cookie_secret_.end());
+  ike::Bytes out(4 + SHA256_DIGEST_LENGTH, 0);
+  SHA256(in.data(), in.size(), out.data() + 4);
+  return out;
 }
 
 uint64_t IkeDaemon::now_ms() const {
@@ -385,6 +399,27 @@ Status IkeDaemon::rekey(const std::string& connection, bool ike) {
   return f.get();
 }
 
+// The peer says it has no other IKE SA with us (it restarted): the ones we
+// still hold for its identity are stale; they go without a delete exchange.
+void IkeDaemon::initial_contact(IkeSa& sa) {
+  auto ctx = context();
+  std::vector<uint64_t> stale;
+  for (auto& [spi, other] : sas_) {
+    if (other.get() == &sa || other->state() == IkeSaState::kDead ||
+        other->connection().name() != sa.connection().name() ||
+        other->remote_id_text != sa.remote_id_text) {
+      continue;
+    }
+    ikesa::remove_children(*other, ctx);
+    other->set_state(IkeSaState::kDead);
+    stale.push_back(spi);
+    emit(sa.connection().name(), "ike_down",
+         "INITIAL_CONTACT from " + sa.remote_id_text + ": stale IKE SA " + spi_text(spi) +
+             " removed");
+  }
+  for (uint64_t spi : stale) forget(spi);
+}
+
 void IkeDaemon::forget(uint64_t our_spi) {
   if (auto it = sas_.find(our_spi); it != sas_.end() && !it->second->rekeyed_away) {
     auto ctx = context();
@@ -470,6 +505,26 @@ void IkeDaemon::handle_new_sa(const ike::Header& h, std::span<const uint8_t> byt
     std::fprintf(stderr, "tcpsec-ike: IKE_SA_INIT from %s to %s: no connection matches\n",
                  p.peer_address().c_str(), p.local_address().c_str());
     return answer_error(ike::NotifyType::kNoProposalChosen, {});
+  }
+  // Under load (too many half-open SAs), a new SA costs the initiator a
+  // round trip first: the COOKIE proves it receives at its address, and we
+  // keep no state until it comes back (RFC 7296 2.6).
+  const uint32_t threshold =
+      config_.timers().cookie_threshold() ? config_.timers().cookie_threshold() : 100;
+  size_t half_open = 0;
+  for (const auto& [spi, other] : sas_)
+    half_open += !other->initiator() && other->state() == IkeSaState::kConnecting;
+  if (half_open >= threshold) {
+    const ike::Payload* nonce = message->find(ike::PayloadType::kNonce);
+    if (!nonce) return answer_error(ike::NotifyType::kInvalidSyntax, {});
+    ike::Bytes expected =
+        cookie_for(nonce->get<ike::Nonce>()->data, p.peer_address(), h.initiator_spi);
+    const ike::Notify* cookie = message->find_notify(ike::NotifyType::kCookie);
+    if (!cookie || cookie->data != expected) {
+      std::fprintf(stderr, "tcpsec-ike: %zu half-open IKE SAs: COOKIE required from %s\n",
+                   half_open, p.peer_address().c_str());
+      return answer_error(ike::NotifyType::kCookie, expected);
+    }
   }
   uint64_t spi = random_spi();
   auto sa = std::make_unique<IkeSa>(*c, false, spi);
@@ -585,6 +640,7 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
   sa.expected_request_id = h.message_id + 1;
   send(sa, *response);
   if (h.exchange == ike::ExchangeType::kIkeAuth) {
+    if (ok && ike::find_notify(*inner, ike::NotifyType::kInitialContact)) initial_contact(sa);
     if (ok) {
       established(sa);
     } else {

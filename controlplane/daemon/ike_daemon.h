@@ -8,6 +8,7 @@
 // exchanges themselves are tasks (controlplane/ikesa).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -77,6 +78,8 @@ class IkeDaemon {
   // Registers the IKE SA that replaced `old` by a rekey.
   void adopt(ikesa::IkeSa& old, std::unique_ptr<ikesa::IkeSa> next);
   void start_rekey(ikesa::IkeSa& sa, bool ike);
+  void initial_contact(ikesa::IkeSa& sa);
+  ike::Bytes cookie_for(const ike::Bytes& nonce_i, const std::string& peer, uint64_t spi_i) const;
   void emit(const std::string& connection, const std::string& kind, const std::string& message);
   ikesa::TaskContext context();
   const v1::Connection* find_connection(const std::string& name) const;
@@ -95,6 +98,7 @@ class IkeDaemon {
   std::map<uint64_t, std::deque<std::unique_ptr<ikesa::Task>>> waiting_;
   uint32_t next_policy_priority_ = 1000;
   uint32_t next_child_id_ = 1;
+  std::array<uint8_t, 32> cookie_secret_{};
   std::map<std::string, selectors::AddressPool> pools_;  // by connection name
   uint64_t started_ms_ = 0;
 };

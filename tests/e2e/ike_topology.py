@@ -47,7 +47,7 @@ workers {{ count: 1 idle_sleep_us: 50 }}
 
 
 def ike_config(dp_sock, ike_sock, initiator, psk=PSK, esp="aes128gcm16", ike="aes128-sha256-ecp256",
-               extra="", remote_ts=SS_NET):
+               extra="", remote_ts=SS_NET, timers="retransmit_ms: 500 retransmit_tries: 3"):
     return f"""
 dataplane_socket: "{dp_sock}"
 unix_socket: "{ike_sock}"
@@ -67,7 +67,7 @@ connections {{
   {extra}
 }}
 secrets {{ ids: "fqdn:{SS_ID}" secret: "{psk}" }}
-timers {{ retransmit_ms: 500 retransmit_tries: 3 }}
+timers {{ {timers} }}
 """
 
 
