@@ -109,3 +109,34 @@ def test_large_ike_auth_from_strongswan_is_reassembled(net):
         assert " 0% packet loss" in out, out + net.diagnostics()
     net.stop()
     assert net.dp.drop("ip_fragment") == 0
+
+
+def test_100mb_tcp_transfer_and_delete_from_strongswan(net):
+    """A 100 MB TCP transfer from the protected host to strongSwan's side
+    arrives with its SHA-256 intact through the tunnel tcpsec-ike set up;
+    then strongSwan deletes the IKE SA and tcpsec removes every SA from
+    the dataplane."""
+    import subprocess as sp
+
+    from test_site2site import CLIENT, SERVER
+
+    size = 100 * 1024 * 1024
+    net.start_ike(ike_config(net.dp_sock, net.ike_sock, initiator=False))
+    with net.charon(initiator=True) as charon:
+        charon.initiate("net", timeout=20, check=False)
+        established(net, charon)
+        server = net.ns["ss"].popen(["/usr/bin/python3", "-c", SERVER, "10.20.0.1"],
+                                    stdout=sp.PIPE, stderr=sp.PIPE, text=True)
+        assert server.stdout.readline().strip() == "listening"
+        client = net.ns["host"].run(f"/usr/bin/python3 -c '{CLIENT}' 10.20.0.1 {size}", check=False,
+                                    timeout=240)
+        out, err = server.communicate(timeout=60)
+        assert client.returncode == 0, client.stderr
+        assert out.split() == client.stdout.split(), (out, err, client.stdout)
+        assert int(out.split()[0]) == size
+        charon.terminate(ike="site")
+        assert net.ike.wait_for("ike_down: deleted by the peer"), net.ike.output()
+        assert len(net.ike_sas()) == 0
+    net.stop()
+    assert net.dp.counter("esp_encrypted") > size // 1500
+    assert net.dp.drop("esp_bad_icv") == 0
