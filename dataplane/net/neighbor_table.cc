@@ -93,7 +93,10 @@ bool NeighborTable::store_locked(uint16_t port, const IpAddress& ip, uint64_t wo
   uint64_t old = s->word.load(std::memory_order_relaxed);
   if (old != 0) {
     if ((old & kStaticBit) != 0 && !is_static) return true;  // static wins
-    if (old != word) s->word.store(word, std::memory_order_release);
+    if (old != word) {
+      s->word.store(word, std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
     return true;
   }
   if (size_.load(std::memory_order_relaxed) >= capacity_) return false;
@@ -101,6 +104,7 @@ bool NeighborTable::store_locked(uint16_t port, const IpAddress& ip, uint64_t wo
   s->port = port;
   s->word.store(word, std::memory_order_release);
   size_.fetch_add(1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
   return true;
 }
 

@@ -12,7 +12,11 @@
 //    holds the MAC and flags; a relearned MAC overwrites that word in one
 //    store, so a reader sees either the old or the new MAC, never a mix;
 //  * there is no deletion (a dynamic entry is only ever overwritten), so a
-//    reader that finds an empty slot on its probe path can stop there.
+//    reader that finds an empty slot on its probe path can stop there;
+//  * every change of an entry (new entry, MAC relearned, static replaced)
+//    bumps generation() after the new word is published, so a reader may
+//    cache a lookup's MAC for as long as the generation it read *before*
+//    that lookup is still current (the per-SA egress cache of the ESP path).
 //
 // Solicitation rate limiting uses a separate small set-associative table
 // under its own lock, so unresolved destinations never take neighbour slots.
@@ -38,6 +42,10 @@ class NeighborTable {
 
   // True (and `mac` set) if `ip` on `port` is resolved. Lock-free.
   bool lookup(uint16_t port, const IpAddress& ip, MacAddress& mac) const;
+
+  // Changes whenever an entry is added or its MAC changes (never 0). Read
+  // it before lookup(): a cached result is current while it is unchanged.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Records a dynamic entry. Never overrides a static entry; ignored when the
   // table is full (counted by full_count()), or when `ip` has no family or
@@ -118,6 +126,7 @@ class NeighborTable {
   std::unique_ptr<Slot[]> slots_;
   std::atomic<uint32_t> size_{0};
   std::atomic<uint64_t> full_count_{0};
+  std::atomic<uint64_t> generation_{1};
   SpinLock lock_;
 
   uint32_t solicit_set_mask_;  // set count - 1

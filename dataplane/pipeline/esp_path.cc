@@ -10,6 +10,8 @@
 #include <rte_ip_frag.h>
 #include <rte_ring.h>
 
+#include <cstring>
+
 #include "dataplane/net/forwarding.h"
 #include "dataplane/net/icmp.h"
 #include "dataplane/net/mbuf_view.h"
@@ -222,7 +224,7 @@ void Worker::esp_out_flush() {
 void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
   switch (sa.encap) {
     case OuterEncap::kPlain:
-      return sa.has_route ? send_l3_via(m, sa.route) : send_l3(m);
+      return sa.has_route ? send_via_sa(m, sa) : send_l3(m);
     case OuterEncap::kUdp: {
       auto view = net::mbuf_view(m);
       net::IpPacketInfo info;
@@ -232,7 +234,7 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
       DropReason r = net::udp_encapsulate(view, info, sa.local_port, sa.peer_port);
       if (r != DropReason::kNone) return drop(m, r);
       net::mbuf_commit(m, view);
-      return sa.has_route ? send_l3_via(m, sa.route) : send_l3(m);
+      return sa.has_route ? send_via_sa(m, sa) : send_l3(m);
     }
     case OuterEncap::kPseudoTcp: {
       auto& table = gw_.connections();
@@ -246,6 +248,27 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
       return ctcp_output(id, table.at(id), m);
     }
   }
+}
+
+void Worker::send_via_sa(rte_mbuf* m, OutboundSa& sa) {
+  net::NeighborTable& neighbors = gw_.neighbors();
+  // Read before the lookup: a change after it makes the cache miss next time.
+  const uint64_t generation = neighbors.generation();
+  if (sa.eth_generation != generation) {
+    net::MacAddress mac;
+    // Unresolved: the slow path solicits and holds the packet.
+    if (!neighbors.lookup(sa.route.port, sa.route.next_hop, mac)) return send_l3_via(m, sa.route);
+    const Interface* out = gw_.interface(sa.route.port);
+    std::memcpy(sa.eth_macs, mac.bytes.data(), 6);
+    std::memcpy(sa.eth_macs + 6, out->mac.bytes.data(), 6);
+    sa.eth_generation = generation;
+  }
+  const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
+  uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
+  if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
+  std::memcpy(eth, sa.eth_macs, 12);
+  net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+  enqueue(sa.route.port, m);
 }
 
 // ---- inbound ------------------------------------------------------------

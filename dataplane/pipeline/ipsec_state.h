@@ -50,6 +50,12 @@ struct OutboundSa {
   uint16_t egress_mtu = 0;  // of the port towards `peer`; 0: unknown (no PMTU check)
   bool has_route = false;   // `route` towards `peer`, fixed when installed
   net::RouteResult route;
+  // Egress cache, read and written only by the owner worker (esp_sent):
+  // the destination and source MACs of the frame towards route.next_hop,
+  // valid while the neighbour table's generation() is still `eth_generation`
+  // (0: never filled). A new record (replace) starts empty.
+  uint64_t eth_generation = 0;
+  uint8_t eth_macs[12] = {};
   SaTimes times;
   std::unique_ptr<crypto::SaCrypto> keys;  // `esp` points into it
 };

@@ -104,6 +104,9 @@ class Worker {
   void esp_in_flush();
   void esp_out_flush();
   void esp_sent(rte_mbuf* m, OutboundSa& sa);
+  // send_l3_via(m, sa.route) through the SA's egress cache: no route or
+  // neighbour lookup while the neighbour table is unchanged.
+  void send_via_sa(rte_mbuf* m, OutboundSa& sa);
   void handoff(unsigned owner, rte_mbuf* m, uint32_t key, bool inbound);
   void drain_handoff();
 

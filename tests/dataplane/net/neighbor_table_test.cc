@@ -29,6 +29,28 @@ TEST(NeighborTable, LearnsAndRelearns) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+TEST(NeighborTable, GenerationChangesOnlyWithAnEntry) {
+  NeighborTable t;
+  uint64_t g0 = t.generation();
+  EXPECT_NE(g0, 0u);  // 0 means "never cached" to the ESP egress cache
+  t.learn(0, ip("192.0.2.1"), mac("02:00:00:00:00:01"));
+  uint64_t g1 = t.generation();
+  EXPECT_NE(g1, g0);
+  t.learn(0, ip("192.0.2.1"), mac("02:00:00:00:00:01"));  // same MAC: no change
+  EXPECT_EQ(t.generation(), g1);
+  t.learn(0, ip("192.0.2.1"), mac("02:00:00:00:00:02"));  // relearned
+  uint64_t g2 = t.generation();
+  EXPECT_NE(g2, g1);
+  ASSERT_TRUE(t.add_static(0, ip("192.0.2.1"), mac("02:00:00:00:00:03")).ok());
+  uint64_t g3 = t.generation();
+  EXPECT_NE(g3, g2);
+  t.learn(0, ip("192.0.2.1"), mac("02:00:00:00:00:04"));  // static wins: no change
+  EXPECT_EQ(t.generation(), g3);
+  MacAddress m;
+  EXPECT_FALSE(t.lookup(0, ip("192.0.2.9"), m));  // lookups never change it
+  EXPECT_EQ(t.generation(), g3);
+}
+
 TEST(NeighborTable, KeysArePortAndAddress) {
   NeighborTable t;
   t.learn(0, ip("192.0.2.1"), mac("02:00:00:00:00:01"));
