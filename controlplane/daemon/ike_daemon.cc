@@ -610,7 +610,8 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
       if (sa.state() != IkeSaState::kEstablished) break;
       if (ikesa::is_ike_rekey(*inner)) {
         task = std::make_unique<ikesa::IkeRekey>(false);
-      } else if (ike::find_notify(*inner, ike::NotifyType::kRekeySa)) {
+      } else {
+        // A Child SA rekey (REKEY_SA) or an additional Child SA.
         task = std::make_unique<ikesa::ChildRekey>(false);
       }
       break;
@@ -625,8 +626,8 @@ void IkeDaemon::handle_request(IkeSa& sa, const ike::Header& h, std::span<const 
     ok = task->respond(sa, ctx, *inner, out, error);
     if (!ok) out = {ikesa::notify_payload(error.notify, error.notify_data)};
   } else {
-    // Additional Child SAs (CREATE_CHILD_SA without REKEY_SA) are not
-    // offered: one Child SA per connection.
+    // An exchange we do not answer in this state (e.g. CREATE_CHILD_SA
+    // before the IKE SA is up).
     out = {ikesa::notify_payload(ike::NotifyType::kNoAdditionalSas)};
   }
   auto response = sa.protect_message(h.exchange, true, h.message_id, out);

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "controlplane/ikesa/child_sa_install.h"
 #include "controlplane/ikesa/negotiation.h"
@@ -126,10 +127,13 @@ bool ChildRekey::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Pay
   uint32_t peer_spi = rekey ? spi_of(rekey->spi) : 0;
   auto old = std::find_if(sa.children.begin(), sa.children.end(),
                           [&](const ChildSa& ch) { return ch.spi_out == peer_spi && !ch.rekeyed; });
-  if (old == sa.children.end()) {
+  // Without REKEY_SA the request creates an additional Child SA.
+  const bool create = rekey == nullptr;
+  if (!create && old == sa.children.end()) {
     error = {"rekey of an unknown Child SA", ike::NotifyType::kChildSaNotFound, {}};
     return false;
   }
+  const uint32_t child_id = create ? 0 : old->id;
   const ike::Payload* sa_payload = ike::find_payload(in, ike::PayloadType::kSa);
   const ike::Payload* ke = ike::find_payload(in, ike::PayloadType::kKe);
   auto spis = ctx.link.allocate_spis(1);
@@ -172,18 +176,27 @@ bool ChildRekey::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Pay
     dh.emplace(std::move(*kp));
   }
   v1::ApplyRequest r;
-  auto child = add_child_sas(sa, ctx, n, old->id, r);
+  auto child = add_child_sas(sa, ctx, n, child_id, r);
   if (!child) {
     error = {child.error(), ike::NotifyType::kTemporaryFailure, {}};
     return false;
   }
+  // A new Child SA gets its traffic at once; a rekeyed one when the peer
+  // deletes its predecessor.
+  if (create) set_child_policies(sa, ctx, *child, r);
   if (auto s = ctx.link.apply(r); !s) {
     error = {s.message(), ike::NotifyType::kTemporaryFailure, {}};
     return false;
   }
-  child->awaiting_switch = true;
+  child->awaiting_switch = !create;
+  char spis_text[64];
+  std::snprintf(spis_text, sizeof spis_text, "in %08x out %08x", child->spi_in, child->spi_out);
   sa.children.push_back(std::move(*child));
-  ctx.event(c.name(), "child_rekeyed", "by the peer");
+  if (create) {
+    ctx.event(c.name(), "child_up", spis_text);
+  } else {
+    ctx.event(c.name(), "child_rekeyed", "by the peer");
+  }
   if (c.mode() == v1::MODE_TRANSPORT)
     out.push_back(notify_payload(ike::NotifyType::kUseTransportMode));
   ike::Sa chosen;

@@ -3,6 +3,10 @@
 // the policies onto it in one Apply, then deletes the old pair; the
 // responder installs the new pair at once and moves the policies when the
 // initiator deletes the old one. Traffic never finds no SA.
+//
+// The responder also answers a CREATE_CHILD_SA without REKEY_SA: an
+// additional Child SA (e.g. a duplicate the peer initiates), installed with
+// its policies at once.
 #pragma once
 
 #include "controlplane/ikesa/task.h"

@@ -131,7 +131,8 @@ def connection(name, *, local_addrs="%any", remote_addrs="%any", local_id=None, 
                child_rekey_time=None, child_life_time=None,
                vips=None, pools=None, child="net", start_action=None, close_action=None,
                send_cert=None, send_certreq=None, mobike=None, version=2,
-               local_port=None, remote_port=None, conn_extra=None, child_extra=None):
+               local_port=None, remote_port=None, conn_extra=None, child_extra=None,
+               extra_children=None):
     """Builds a Conn from keyword arguments.
 
     auth: "psk" (needs psk=) or "pubkey" (needs cert=, a pki.Cert; cacerts= the
@@ -175,6 +176,8 @@ def connection(name, *, local_addrs="%any", remote_addrs="%any", local_id=None, 
     section["local"] = local
     section["remote"] = remote
     section["children"] = {child: child_sec}
+    # More children of the same IKE SA: {name: {"local_ts": ..., ...}}.
+    section["children"].update(extra_children or {})
 
     secrets = {}
     if "psk" in (auth, remote_auth):

@@ -3,6 +3,8 @@ responder and as initiator: PSK, the tunnel comes up, the host's ping
 crosses it through the real dataplane, and a wrong PSK is refused with
 AUTHENTICATION_FAILED and no SA left behind (ike_topology.py)."""
 
+import time
+
 import pytest
 
 from ike_topology import HOST_NET, PSK, IkeInterop, ike_config
@@ -140,3 +142,28 @@ def test_100mb_tcp_transfer_and_delete_from_strongswan(net):
     net.stop()
     assert net.dp.counter("esp_encrypted") > size // 1500
     assert net.dp.drop("esp_bad_icv") == 0
+
+
+def test_additional_child_sa_by_create_child_sa(net):
+    """strongSwan brings up a second Child SA (another pair of selectors,
+    within tcpsec's) on the established IKE SA: a CREATE_CHILD_SA without
+    REKEY_SA, which tcpsec answers with an additional Child SA installed in
+    the dataplane with its own policies; both carry traffic."""
+    net.start_ike(ike_config(net.dp_sock, net.ike_sock, initiator=False))
+    net.ns["ss"].run("ip addr add 10.20.0.200/32 dev lo")
+    second = {"net2": {"local_ts": "10.20.0.200/32", "remote_ts": "10.10.0.5/32",
+                       "esp_proposals": "aes128gcm16"}}
+    with net.charon(initiator=True, local_ts="10.20.0.0/25", extra_children=second) as charon:
+        charon.initiate("net", timeout=20, check=False)
+        established(net, charon)
+        charon.initiate("net2", timeout=20, check=False)
+        assert "CREATE_CHILD_SA request" in charon.log(), charon.log_tail(30)
+        kids = [c for c in charon.list_sas()["site"]["child-sas"].values()
+                if c["state"] == "INSTALLED"]
+        assert len(kids) == 2, charon.log_tail(30)
+        ours = net.ike_sas()
+        assert len(ours[0].children) == 2, ours
+        assert {f"{c.spi_in:08x}" for c in ours[0].children} == {k["spi-out"] for k in kids}
+        for src in ("10.20.0.1", "10.20.0.200"):
+            r = net.ns["ss"].run(f"ping -n -c 3 -i 0.2 -W 2 -I {src} 10.10.0.5", check=False)
+            assert " 0% packet loss" in r.stdout, src + r.stdout + net.diagnostics()
