@@ -262,6 +262,11 @@ Status IkeDaemon::initiate_now(const std::string& name) {
     path.transport = v1::TRANSPORT_PSEUDO_TCP;
     path.tcp_peer_port = static_cast<uint16_t>(c->transport().remote_tcp_port());
   }
+  sa->send_initial_contact = true;
+  for (const auto& [other_spi, other] : sas_) {
+    if (other->connection().name() == name && other->state() != IkeSaState::kDead)
+      sa->send_initial_contact = false;
+  }
   IkeSa& ref = *sa;
   sas_[spi] = std::move(sa);
   emit(name, "ike_connecting",

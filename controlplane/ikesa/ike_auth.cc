@@ -37,6 +37,8 @@ Status IkeAuth::build_request(IkeSa& sa, TaskContext& ctx, std::vector<ike::Payl
   auto ts = offered_ts(c, true);
   if (!ts) return ts.status();
   out.emplace_back(ike::PayloadType::kIdi, *idi);
+  // We hold no other IKE SA with this peer: it may drop any it has with us.
+  if (sa.send_initial_contact) out.push_back(notify_payload(ike::NotifyType::kInitialContact));
   for (auto& cert : proof->certs) out.push_back(std::move(cert));
   if (*certreq) out.push_back(std::move(**certreq));
   out.emplace_back(ike::PayloadType::kAuth, proof->auth);
@@ -136,7 +138,8 @@ bool IkeAuth::respond(IkeSa& sa, TaskContext& ctx, const std::vector<ike::Payloa
     ctx.event(c.name(), "child_failed", s.message());
     return true;
   }
-  if (auto s = install_child_sa(sa, ctx, {*esp, *ts, spis->front(), sa.nonce_i, sa.nonce_r, {}, false});
+  if (auto s =
+          install_child_sa(sa, ctx, {*esp, *ts, spis->front(), sa.nonce_i, sa.nonce_r, {}, false});
       !s) {
     out.push_back(notify_payload(ike::NotifyType::kTemporaryFailure));
     ctx.event(c.name(), "child_failed", s.message());

@@ -115,6 +115,8 @@ class IkeSa {
   bool rekeyed_away = false;
   // When we last started a rekey of this SA (or of one of its children).
   uint64_t rekey_started_ms = 0;
+  // Initiator: send INITIAL_CONTACT (we hold no other IKE SA with the peer).
+  bool send_initial_contact = false;
   // The peer announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383).
   bool peer_fragmentation = false;
 

@@ -54,6 +54,8 @@ def test_tcpsec_initiates(net):
             print(net.diagnostics(), charon.log_tail(80))
             raise
         assert net.ike.wait_for("event site child_up"), net.diagnostics()
+        # Our first IKE SA with this peer says so (RFC 7296 2.4).
+        assert "parsed IKE_AUTH request 1 [ IDi N(INIT_CONTACT)" in charon.log(), charon.log_tail(20)
         out = net.ping()
         assert " 0% packet loss" in out, out + net.diagnostics() + charon.log_tail(60)
     net.stop()
