@@ -17,10 +17,20 @@ using net::store_be32;
 
 alignas(16) constexpr uint8_t kZeroIv[16] = {};
 
-// Padding bytes for `data` bytes of payload: data + padding + 2 (pad length,
-// next header) is a multiple of the block (itself a multiple of 4).
 inline uint16_t padding_for(uint32_t data, uint8_t block) {
-  return static_cast<uint16_t>((block - (data + 2) % block) % block);
+  return esp_padding_for(data, block);
+}
+
+// The header checksum of the 20-byte outer IPv4 header from values in
+// registers: the template's constant words (`outer_sum`) plus the four that
+// change per packet. Reading the freshly written header back would stall on
+// store forwarding.
+inline uint16_t outer_ipv4_checksum(uint16_t outer_sum, uint16_t word0, uint16_t total, uint16_t id,
+                                    uint16_t flags) {
+  uint32_t sum = uint32_t{outer_sum} + word0 + total + id + flags;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
 }
 
 // The IPv4 TOS / IPv6 traffic class byte (DSCP << 2 | ECN).
@@ -161,11 +171,6 @@ DropReason from_status(const CryptoOp& c) {
 
 }  // namespace
 
-uint16_t esp_overhead(const EspSaOut& sa, uint16_t length) {
-  return static_cast<uint16_t>((sa.mode == EspMode::kTunnel ? sa.outer_length : 0) + kEspHeaderLen +
-                               sa.iv_length + padding_for(length, sa.block) + 2 + sa.icv_length);
-}
-
 DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
                                 EspSaOut& sa, EspOp& op) {
   op.crypto.sa = nullptr;
@@ -205,20 +210,25 @@ DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo&
     const uint8_t* in = buf.data();
     const uint8_t tc = traffic_class(in);
     uint8_t* out = buf.prepend(static_cast<uint16_t>(front));
-    std::memcpy(out, sa.outer, sa.outer_length);
     // DSCP copied or fixed (RFC 4301 5.1.2.1), ECN copied (RFC 6040 normal mode).
     const uint8_t out_tc =
         static_cast<uint8_t>((sa.dscp == kCopyDscp ? tc & 0xfc : sa.dscp << 2) | (tc & 3));
     if (sa.outer_family == IpFamily::kV4) {
-      out[1] = out_tc;
+      // Constant-size copy (20 bytes: no call), then the per-packet fields.
+      std::memcpy(out, sa.outer, net::kIpv4HeaderLen);
+      const bool df = sa.df == DfMode::kSet ||
+                      (sa.df == DfMode::kCopy && (inner.family == IpFamily::kV6 || (in[6] & 0x40)));
+      const uint16_t word0 = static_cast<uint16_t>(sa.outer[0] << 8 | out_tc);
+      const uint16_t id = static_cast<uint16_t>(seq);
+      const uint16_t flags = df ? 0x4000 : 0;
+      store_be16(out, word0);
       store_be16(out + 2, static_cast<uint16_t>(total));
-      store_be16(out + 4, static_cast<uint16_t>(seq));
-      bool df = sa.df == DfMode::kSet ||
-                (sa.df == DfMode::kCopy && (inner.family == IpFamily::kV6 || (in[6] & 0x40)));
-      out[6] = df ? 0x40 : 0;
-      out[7] = 0;
-      net::set_ipv4_header_checksum(out);
+      store_be16(out + 4, id);
+      store_be16(out + 6, flags);
+      store_be16(out + 10,
+                 outer_ipv4_checksum(sa.outer_sum, word0, static_cast<uint16_t>(total), id, flags));
     } else {
+      std::memcpy(out, sa.outer, net::kIpv6HeaderLen);
       out[0] = static_cast<uint8_t>(0x60 | out_tc >> 4);
       out[1] = static_cast<uint8_t>(out_tc << 4 | (out[1] & 0x0f));
       store_be16(out + 4, static_cast<uint16_t>(total - net::kIpv6HeaderLen));

@@ -53,9 +53,20 @@ inline constexpr uint8_t kNextHeaderIpv4 = 4;
 inline constexpr uint8_t kNextHeaderIpv6 = 41;
 inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet (RFC 4303 2.6)
 
+// Padding bytes for `data` bytes of payload: data + padding + 2 (pad length,
+// next header) is a multiple of the block (itself a multiple of 4).
+inline uint16_t esp_padding_for(uint32_t data, uint8_t block) {
+  return static_cast<uint16_t>((block - (data + 2) % block) % block);
+}
+
 // Bytes ESP adds to a packet of `length` bytes (IP packet in tunnel mode,
-// L4 in transport mode), outer header included: for MTU decisions.
-uint16_t esp_overhead(const EspSaOut& sa, uint16_t length);
+// L4 in transport mode), outer header included: for MTU decisions. Inline:
+// the outbound path checks the PMTU per packet.
+inline uint16_t esp_overhead(const EspSaOut& sa, uint16_t length) {
+  return static_cast<uint16_t>((sa.mode == EspMode::kTunnel ? sa.outer_length : 0) + kEspHeaderLen +
+                               sa.iv_length + esp_padding_for(length, sa.block) + 2 +
+                               sa.icv_length);
+}
 
 // Per-packet state from prepare to finish: the engine's op and what ESP
 // needs to finish. Lives in a per-lcore burst array.

@@ -33,6 +33,11 @@ void build_outer(EspSaOut& sa, const EspSaOutConfig& c) {
     std::memcpy(h + 16, c.tunnel_destination.bytes.data(), 4);
     sa.outer_length = net::kIpv4HeaderLen;
     sa.outer_family = net::IpFamily::kV4;
+    uint32_t sum = 0;
+    for (int i : {8, 12, 14, 16, 18}) sum += net::load_be16(h + i);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sa.outer_sum = static_cast<uint16_t>(sum);
   } else {
     net::store_be32(h, 0x60000000u | (c.flow_label & 0xfffff));
     h[6] = net::kProtoEsp;

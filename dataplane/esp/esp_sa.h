@@ -77,6 +77,9 @@ struct alignas(64) EspSaOut {
   net::IpFamily outer_family = net::IpFamily::kNone;  // kNone in transport mode
   uint8_t outer_length = 0;                           // 0, 20 or 40
   uint8_t outer[40] = {};  // outer header template: addresses, TTL, protocol 50
+  // IPv4: the one's-complement sum (host order, folded) of the template's
+  // constant words - TTL and protocol, addresses - for the header checksum.
+  uint16_t outer_sum = 0;
   // ---- line 1: written per packet
   alignas(64) uint64_t seq = 0;  // last sequence number sent
   uint64_t packets = 0;

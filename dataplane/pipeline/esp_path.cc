@@ -58,7 +58,13 @@ void Worker::drain_handoff() {
         drop(m, DropReason::kEspNoSa);
         continue;
       }
-      esp_out_add(m, sa);
+      net::IpPacketInfo info;
+      DropReason r = net::parse_ip_packet(net::mbuf_view(m).bytes(), info, false);
+      if (r != DropReason::kNone) {
+        drop(m, r);
+        continue;
+      }
+      esp_out_add(m, sa, info);
     }
   }
 }
@@ -97,6 +103,13 @@ void Worker::spd_flush() {
   const spd::Spd& spd = ips->spd();
   if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
   if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
+  // A burst mostly goes to a few SAs: each SPI is looked up once per burst
+  // through a small direct-mapped memo (a clash just looks up again). The
+  // pointers are used before this worker's next quiescent state only.
+  constexpr uint32_t kMemo = 16;
+  uint32_t memo_spi[kMemo];
+  OutboundSa* memo_sa[kMemo];
+  bool memo_used[kMemo] = {};
   auto apply = [&](rte_mbuf* m, uint32_t result, const net::IpPacketInfo& info) {
     spd::Verdict v = spd.verdict(result);
     switch (v.action) {
@@ -108,7 +121,13 @@ void Worker::spd_flush() {
       case spd::Action::kProtect:
         break;
     }
-    OutboundSa* sa = ips->outbound(v.sa_spi);
+    const uint32_t slot = (v.sa_spi ^ (v.sa_spi >> 8)) % kMemo;
+    if (!memo_used[slot] || memo_spi[slot] != v.sa_spi) {
+      memo_sa[slot] = ips->outbound(v.sa_spi);
+      memo_spi[slot] = v.sa_spi;
+      memo_used[slot] = true;
+    }
+    OutboundSa* sa = memo_sa[slot];
     if (!sa) return drop(m, DropReason::kEspNoSa);
     esp_out_enqueue(m, sa, info);
   };
@@ -167,22 +186,29 @@ void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInf
         }
         if (sa->owner != opt_.index) {
           handoff(sa->owner, frags[i], sa->esp.spi, false);
-        } else {
-          esp_out_add(frags[i], sa);
+          continue;
         }
+        net::IpPacketInfo frag_info;
+        DropReason r = net::parse_ip_packet(net::mbuf_view(frags[i]).bytes(), frag_info, false);
+        if (r != DropReason::kNone) {
+          drop(frags[i], r);
+          continue;
+        }
+        esp_out_add(frags[i], sa, frag_info);
       }
       return;
     }
   }
   if (sa->owner != opt_.index) return handoff(sa->owner, m, sa->esp.spi, false);
-  esp_out_add(m, sa);
+  esp_out_add(m, sa, info);
 }
 
-void Worker::esp_out_add(rte_mbuf* m, OutboundSa* sa) {
+void Worker::esp_out_add(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info) {
   EspOutBatch& b = *esp_out_;
   if (b.n == kEspBatch) esp_out_flush();
   b.m[b.n] = m;
   b.sa[b.n] = sa;
+  b.info[b.n] = info;
   ++b.n;
 }
 
@@ -191,14 +217,12 @@ void Worker::esp_out_flush() {
   uint16_t n = b.n;
   if (n == 0) return;
   b.n = 0;
+  // No reset of the ops: prepare clears op.crypto.sa first and sets every
+  // field the engine and finish read when it succeeds.
   for (uint16_t i = 0; i < n; ++i) {
-    b.op[i] = esp::EspOp{};
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(b.m[i + 1], void*));
     auto view = net::mbuf_view(b.m[i]);
-    net::IpPacketInfo info;
-    b.result[i] = net::parse_ip_packet(view.bytes(), info, false);
-    if (b.result[i] == DropReason::kNone) {
-      b.result[i] = esp::esp_outbound_prepare(view, info, b.sa[i]->esp, b.op[i]);
-    }
+    b.result[i] = esp::esp_outbound_prepare(view, b.info[i], b.sa[i]->esp, b.op[i]);
     net::mbuf_commit(b.m[i], view);
   }
   esp::esp_process(*engine_, {b.op.data(), n});

@@ -99,7 +99,8 @@ class Worker {
   void public_udp_input(rte_mbuf* m, net::IpPacketInfo& info);
   void esp_input(rte_mbuf* m, const net::IpPacketInfo& outer);
   void esp_in_add(rte_mbuf* m, uint32_t sa_index);
-  void esp_out_add(rte_mbuf* m, OutboundSa* sa);
+  // `info`: the packet as parsed on arrival (it is not parsed again).
+  void esp_out_add(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info);
   void esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info);
   void esp_in_flush();
   void esp_out_flush();
@@ -157,6 +158,7 @@ class Worker {
     uint16_t n = 0;
     std::array<rte_mbuf*, kEspBatch> m;
     std::array<OutboundSa*, kEspBatch> sa;
+    std::array<net::IpPacketInfo, kEspBatch> info;
     std::array<DropReason, kEspBatch> result;
     std::array<esp::EspOp, kEspBatch> op;
   };
