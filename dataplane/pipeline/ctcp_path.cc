@@ -366,7 +366,10 @@ void Worker::inject_ctcp(rte_mbuf* m, uint16_t remote_port) {
     // A new IKE SPI towards a peer we already have a connection with (an
     // IKE SA rekey, or the new SA of a re-authentication) stays on that
     // connection: the old SA's delete and the new SA's traffic share it.
+    // (Not when the control plane names another TCP port to open.)
     id = gw_.latest_connection(src, dst);
+    if (id != kNoConn && remote_port != 0 && table.at(id).key.peer_port != remote_port)
+      id = kNoConn;
     if (id != kNoConn && !table.add_ike(id, {spi, 0})) id = kNoConn;
   }
   if (id == kNoConn) id = ctcp_open(src, dst, spi, 0, remote_port);
