@@ -56,6 +56,9 @@ inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet (RFC 4303 2.6)
 // Padding bytes for `data` bytes of payload: data + padding + 2 (pad length,
 // next header) is a multiple of the block (itself a multiple of 4).
 inline uint16_t esp_padding_for(uint32_t data, uint8_t block) {
+  // Every algorithm's block is a power of two (4 or 16): a mask, not two
+  // divisions per packet.
+  if ((block & (block - 1)) == 0) return static_cast<uint16_t>((0u - (data + 2)) & (block - 1u));
   return static_cast<uint16_t>((block - (data + 2) % block) % block);
 }
 

@@ -10,6 +10,7 @@
 #include <rte_ip_frag.h>
 #include <rte_ring.h>
 
+#include <bit>
 #include <cstring>
 
 #include "dataplane/net/forwarding.h"
@@ -82,8 +83,20 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   if (b.n4 == kEspBatch || b.n6 == kEspBatch) spd_flush();
   // Keys now, one rte_acl call per family for the whole burst in spd_flush().
   if (info.family == net::IpFamily::kV4) {
-    b.k4[b.n4] = spd::make_key4(view.data() + 12, view.data() + 16, info.proto,
-                                rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    // The key as two words composed in registers and stored once each:
+    // make_key4's byte-wise temporary, copied as 16 bytes, stalled on store
+    // forwarding (SpdKey4: proto, 3 zero bytes, src, dst, ports; all but
+    // proto in network order).
+    static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
+    uint32_t src, dst;
+    std::memcpy(&src, view.data() + 12, 4);
+    std::memcpy(&dst, view.data() + 16, 4);
+    const uint64_t w0 = uint64_t{info.proto} | uint64_t{src} << 32;
+    const uint64_t w1 = uint64_t{dst} | uint64_t{rte_cpu_to_be_16(sport)} << 32 |
+                        uint64_t{rte_cpu_to_be_16(dport)} << 48;
+    uint8_t* key = reinterpret_cast<uint8_t*>(&b.k4[b.n4]);
+    std::memcpy(key, &w0, 8);
+    std::memcpy(key + 8, &w1, 8);
     b.p4[b.n4] = &b.k4[b.n4];
     b.i4[b.n4] = info;
     b.m4[b.n4++] = m;
