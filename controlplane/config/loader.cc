@@ -141,6 +141,12 @@ void resolve_relative_paths(v1::GatewayConfig& config, const std::string& base_d
   };
   for (auto& p : *config.mutable_ca_certificates()) fix(&p);
   for (auto& p : *config.mutable_crl_files()) fix(&p);
+  if (config.has_operator_endpoint()) {
+    auto* e = config.mutable_operator_endpoint();
+    fix(e->mutable_certificate());
+    fix(e->mutable_private_key());
+    fix(e->mutable_client_ca());
+  }
   for (auto& c : *config.mutable_connections()) {
     fix(c.mutable_local_certificate());
     fix(c.mutable_local_private_key());

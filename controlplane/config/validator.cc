@@ -95,6 +95,7 @@ class Validator {
       if (auto s = secret(i); !s) return s;
     }
     if (auto s = trust(); !s) return s;
+    if (auto s = operator_endpoint(); !s) return s;
     for (int i = 0; i < c_.connections_size(); ++i) {
       if (auto s = connection(i); !s) return s;
     }
@@ -169,6 +170,30 @@ class Validator {
   Status auth(const std::string& path, v1::AuthKind kind) {
     if (!v1::AuthKind_IsValid(kind))
       return fail(path, std::to_string(kind) + " is not an AuthKind");
+    return Status::ok();
+  }
+
+  // operator_endpoint: TLS with client certificates; the files must load.
+  Status operator_endpoint() {
+    if (!c_.has_operator_endpoint()) return Status::ok();
+    const auto& e = c_.operator_endpoint();
+    const std::string path = "operator_endpoint";
+    auto colon = e.listen().rfind(':');
+    if (e.listen().empty() || colon == std::string::npos || colon == 0 ||
+        colon + 1 == e.listen().size())
+      return fail(path + ".listen", "'" + e.listen() + "' is not address:port");
+    const std::string port = e.listen().substr(colon + 1);
+    if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+        std::stoul(port) == 0 || std::stoul(port) > 65535)
+      return fail(path + ".listen", "port '" + port + "' is not 1..65535");
+    if (e.certificate().empty()) return fail(path + ".certificate", "required (PEM chain)");
+    if (e.private_key().empty()) return fail(path + ".private_key", "required (PEM key)");
+    if (e.client_ca().empty())
+      return fail(path + ".client_ca", "required: operators must present client certificates");
+    auto creds = certs::LocalCredentials::load(e.certificate(), e.private_key());
+    if (!creds) return fail(path + ".certificate", creds.error());
+    if (auto t = certs::TrustStore::load({e.client_ca()}, {}); !t)
+      return fail(path + ".client_ca", t.error());
     return Status::ok();
   }
 

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "common/event_hub.h"
@@ -72,14 +74,19 @@ struct GatewayServer::Impl {
   std::once_flag shut;
 };
 
+namespace {
+
+Expected<std::string> read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(std::string("operator_endpoint.") + what + ": cannot read " + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string& unix_socket,
+                                                              const v1::OperatorEndpoint* endpoint,
                                                               IkeDaemon& daemon) {
-  const std::string where = "unix_socket \"" + unix_socket + "\": ";
-  struct stat st {};
-  if (lstat(unix_socket.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
-    unlink(unix_socket.c_str());
-  }
   auto impl = std::make_unique<Impl>();
   impl->path = unix_socket;
   impl->service = std::make_unique<Service>(daemon, impl->events);
@@ -88,13 +95,39 @@ Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string&
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 #endif
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+  const std::string where = "unix_socket \"" + unix_socket + "\": ";
+  if (!unix_socket.empty()) {
+    struct stat st {};
+    if (lstat(unix_socket.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
+      unlink(unix_socket.c_str());
+    }
+    builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+  }
+  int tcp_port = 0;
+  if (endpoint) {
+    auto cert = read_file(endpoint->certificate(), "certificate");
+    if (!cert) return cert.status();
+    auto key = read_file(endpoint->private_key(), "private_key");
+    if (!key) return key.status();
+    auto ca = read_file(endpoint->client_ca(), "client_ca");
+    if (!ca) return ca.status();
+    grpc::SslServerCredentialsOptions tls(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = *ca;
+    tls.pem_key_cert_pairs.push_back({*key, *cert});
+    builder.AddListeningPort(endpoint->listen(), grpc::SslServerCredentials(tls), &tcp_port);
+  }
   builder.RegisterService(impl->service.get());
   mode_t old_mask = umask(0117);
   impl->server = builder.BuildAndStart();
   umask(old_mask);
-  if (!impl->server) return Status::error(where + "cannot listen (see gRPC's log above)");
-  if (chmod(unix_socket.c_str(), 0660) != 0)
+  if (!impl->server) return Status::error("Gateway service: cannot listen (see gRPC's log above)");
+  if (endpoint && tcp_port == 0) {
+    impl->server->Shutdown();
+    return Status::error("operator_endpoint.listen: cannot listen on " + endpoint->listen());
+  }
+  if (!unix_socket.empty() && chmod(unix_socket.c_str(), 0660) != 0)
     return Status::error(where + "chmod 0660: " + std::strerror(errno));
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
 }
@@ -109,7 +142,7 @@ void GatewayServer::shutdown() {
   std::call_once(impl_->shut, [this] {
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     impl_->server->Wait();
-    unlink(impl_->path.c_str());
+    if (!impl_->path.empty()) unlink(impl_->path.c_str());
   });
 }
 

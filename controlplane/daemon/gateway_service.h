@@ -1,6 +1,8 @@
 // GatewayServer: the Gateway operator service (proto/tcpsec/v1/gateway.proto)
-// of tcpsec-ike on a unix socket (mode 0660), with health checking and
-// reflection. Calls are handed to the IkeDaemon's thread.
+// of tcpsec-ike on a unix socket (mode 0660: file permissions are its access
+// control) and optionally on TCP for remote operators, where only TLS with
+// a client certificate from the configured CA gets in. Health checking and
+// reflection on both. Calls are handed to the IkeDaemon's thread.
 #pragma once
 
 #include <memory>
@@ -13,7 +15,10 @@ namespace tcpsec::daemon {
 
 class GatewayServer {
  public:
+  // On `unix_socket` (may be empty) and, when `endpoint` is set, on TCP
+  // with TLS that requires a client certificate signed by its client_ca.
   static Expected<std::unique_ptr<GatewayServer>> start(const std::string& unix_socket,
+                                                        const v1::OperatorEndpoint* endpoint,
                                                         IkeDaemon& daemon);
   void publish(const v1::GatewayEvent& event);
   void shutdown();

@@ -71,8 +71,10 @@ int main(int argc, char** argv) {
   tcpsec::link::GrpcDataplaneLink link(config->dataplane_socket());
   tcpsec::daemon::IkeDaemon daemon(*config, link);
   std::unique_ptr<tcpsec::daemon::GatewayServer> server;
-  if (!config->unix_socket().empty()) {
-    auto s = tcpsec::daemon::GatewayServer::start(config->unix_socket(), daemon);
+  if (!config->unix_socket().empty() || config->has_operator_endpoint()) {
+    auto s = tcpsec::daemon::GatewayServer::start(
+        config->unix_socket(),
+        config->has_operator_endpoint() ? &config->operator_endpoint() : nullptr, daemon);
     if (!s) {
       std::fprintf(stderr, "tcpsec-ike: %s\n", s.error().c_str());
       return 1;

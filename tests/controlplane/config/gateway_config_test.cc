@@ -82,6 +82,23 @@ TEST(Validate, EveryRule) {
        "dataplane_socket: is 108 bytes, a unix socket path holds at most 107"},
       {"unix_socket directory", [](auto& c) { c.set_unix_socket("/run/"); },
        "unix_socket: names a directory, not a socket file"},
+      {"operator endpoint listen",
+       [](auto& c) { c.mutable_operator_endpoint()->set_listen("127.0.0.1"); },
+       "operator_endpoint.listen: '127.0.0.1' is not address:port"},
+      {"operator endpoint port",
+       [](auto& c) { c.mutable_operator_endpoint()->set_listen("127.0.0.1:70000"); },
+       "operator_endpoint.listen: port '70000' is not 1..65535"},
+      {"operator endpoint certificate",
+       [](auto& c) { c.mutable_operator_endpoint()->set_listen("127.0.0.1:9443"); },
+       "operator_endpoint.certificate: required (PEM chain)"},
+      {"operator endpoint client CA",
+       [](auto& c) {
+         auto* e = c.mutable_operator_endpoint();
+         e->set_listen("127.0.0.1:9443");
+         e->set_certificate("/x.pem");
+         e->set_private_key("/x.key");
+       },
+       "operator_endpoint.client_ca: required: operators must present client certificates"},
       {"retransmit_ms", [](auto& c) { c.mutable_timers()->set_retransmit_ms(5); },
        "timers.retransmit_ms: 5 is outside 100-60000"},
       {"retransmit_tries", [](auto& c) { c.mutable_timers()->set_retransmit_tries(99); },
