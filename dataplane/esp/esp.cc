@@ -137,6 +137,7 @@ uint8_t inbound_check(CryptoOp& c) {
       return refuse(DropReason::kEspBadInner);
     }
     length = inner.packet_length;  // anything after it is TFC padding (RFC 4303 2.7)
+    op.inner = inner;
     // RFC 6040 decapsulation: CE on the outer header marks an ECN-capable
     // inner packet, and a non-ECN-capable one is dropped.
     const uint8_t* outer = c.base - op.esp_offset;

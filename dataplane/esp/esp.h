@@ -87,6 +87,9 @@ struct EspOp {
   uint8_t next_header = 0;
   bool set_ce = false;       // tunnel: copy the outer CE mark in (RFC 6040)
   uint16_t data_length = 0;  // inner packet (tunnel) or L4 bytes (transport)
+  // Inbound tunnel mode: the inner packet as parsed (IPv4 checksum verified)
+  // after decryption, valid for the buffer esp_inbound_finish leaves.
+  net::IpPacketInfo inner;
 };
 
 // ---- outbound

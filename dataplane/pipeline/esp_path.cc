@@ -52,7 +52,13 @@ void Worker::drain_handoff() {
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = static_cast<rte_mbuf*>(objs[i]);
     if (m->packet_type == 1) {
-      esp_in_add(m, m->hash.usr);
+      net::IpPacketInfo outer;
+      DropReason r = net::parse_ip_packet(net::mbuf_view(m).bytes(), outer, false);
+      if (r != DropReason::kNone) {
+        drop(m, r);
+        continue;
+      }
+      esp_in_add(m, m->hash.usr, outer);
     } else {
       OutboundSa* sa = ips ? ips->outbound(m->hash.usr) : nullptr;
       if (!sa) {
@@ -342,14 +348,15 @@ void Worker::esp_input(rte_mbuf* m, const net::IpPacketInfo& outer) {
   if (idx == sad::kNoSa) return drop(m, DropReason::kEspNoSa);
   unsigned owner = ips->inbound(idx).owner;
   if (owner != opt_.index) return handoff(owner, m, idx, true);
-  esp_in_add(m, idx);
+  esp_in_add(m, idx, outer);
 }
 
-void Worker::esp_in_add(rte_mbuf* m, uint32_t sa_index) {
+void Worker::esp_in_add(rte_mbuf* m, uint32_t sa_index, const net::IpPacketInfo& outer) {
   EspInBatch& b = *esp_in_;
   if (b.n == kEspBatch) esp_in_flush();
   b.m[b.n] = m;
   b.sa[b.n] = sa_index;
+  b.info[b.n] = outer;
   ++b.n;
 }
 
@@ -359,14 +366,12 @@ void Worker::esp_in_flush() {
   if (n == 0) return;
   b.n = 0;
   IpsecState& ips = *gw_.ipsec();
+  // No reset of the ops: prepare clears op.crypto.sa first and sets every
+  // field the engine, the check and finish read when it succeeds.
   for (uint16_t i = 0; i < n; ++i) {
-    b.op[i] = esp::EspOp{};
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(b.m[i + 1], void*));
     auto view = net::mbuf_view(b.m[i]);
-    net::IpPacketInfo info;
-    b.result[i] = net::parse_ip_packet(view.bytes(), info, false);
-    if (b.result[i] == DropReason::kNone) {
-      b.result[i] = esp::esp_inbound_prepare(view, info, ips.inbound(b.sa[i]).esp, b.op[i]);
-    }
+    b.result[i] = esp::esp_inbound_prepare(view, b.info[i], ips.inbound(b.sa[i]).esp, b.op[i]);
   }
   esp::esp_process(*engine_, {b.op.data(), n});
   for (uint16_t i = 0; i < n; ++i) {
@@ -383,8 +388,10 @@ void Worker::esp_in_flush() {
     }
     net::mbuf_commit(m, view);
     InboundSa& sa = ips.inbound(b.sa[i]);
-    net::IpPacketInfo inner;
-    if (net::parse_ip_packet(view.bytes(), inner, false) != DropReason::kNone) {
+    // Tunnel mode: parsed by the engine's check right after decryption.
+    net::IpPacketInfo inner = b.op[i].inner;
+    if (sa.esp.mode == esp::EspMode::kTransport &&
+        net::parse_ip_packet(view.bytes(), inner, false) != DropReason::kNone) {
       drop(m, DropReason::kEspBadInner);
       continue;
     }

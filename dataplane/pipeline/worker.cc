@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "dataplane/net/arp.h"
 #include "dataplane/net/icmp.h"
@@ -285,8 +286,21 @@ void Worker::send_l3(rte_mbuf* m) {
 }
 
 void Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
+  const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
+  // Read before the lookup: a change after it makes the entry miss next time.
+  const uint64_t generation = gw_.neighbors().generation();
+  uint32_t h;
+  std::memcpy(&h, route.next_hop.bytes.data() + (route.next_hop.is_v4() ? 0 : 12), 4);
+  NextHopCache& c = next_hops_[(h ^ (h >> 16) ^ route.port) % kNextHopCache];
+  if (c.generation == generation && c.port == route.port &&
+      std::memcmp(&c.next_hop, &route.next_hop, sizeof(net::IpAddress)) == 0) {
+    uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
+    if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
+    std::memcpy(eth, c.macs, 12);
+    net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+    return enqueue(route.port, m);
+  }
   auto view = net::mbuf_view(m);
-  bool v4 = (view.data()[0] >> 4) == 4;
   const Interface* out = gw_.interface(route.port);
   net::MacAddress mac;
   if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {
@@ -299,6 +313,11 @@ void Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
     }
     return drop(m, DropReason::kNeighborUnresolved);
   }
+  c.generation = generation;
+  c.next_hop = route.next_hop;
+  c.port = route.port;
+  std::memcpy(c.macs, mac.bytes.data(), 6);
+  std::memcpy(c.macs + 6, out->mac.bytes.data(), 6);
   uint8_t* eth = view.prepend(net::kEthHeaderLen);
   if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
   net::write_eth_header(eth, mac, out->mac, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);

@@ -98,7 +98,8 @@ class Worker {
   void protected_input(rte_mbuf* m, const net::IpPacketInfo& info);
   void public_udp_input(rte_mbuf* m, net::IpPacketInfo& info);
   void esp_input(rte_mbuf* m, const net::IpPacketInfo& outer);
-  void esp_in_add(rte_mbuf* m, uint32_t sa_index);
+  // `outer`: the ESP packet as parsed on arrival (it is not parsed again).
+  void esp_in_add(rte_mbuf* m, uint32_t sa_index, const net::IpPacketInfo& outer);
   // `info`: the packet as parsed on arrival (it is not parsed again).
   void esp_out_add(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info);
   void esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info);
@@ -144,6 +145,17 @@ class Worker {
   uint16_t pending_count_ = 0;
   uint64_t last_retry_tsc_ = 0;
   void retry_unresolved(uint64_t now);
+  // Resolved next hops of send_l3_via, per worker (direct-mapped): the two
+  // MACs of the frame, valid while the neighbour table's generation() is
+  // still `generation` (0: empty). Saves the table's hash and probe.
+  struct NextHopCache {
+    uint64_t generation = 0;
+    net::IpAddress next_hop;
+    uint16_t port = 0;
+    uint8_t macs[12] = {};
+  };
+  static constexpr uint32_t kNextHopCache = 16;
+  std::array<NextHopCache, kNextHopCache> next_hops_{};
 
   // Per-burst ESP batches (parallel arrays: packet, SA, engine op).
   static constexpr uint16_t kEspBatch = 64;
@@ -151,6 +163,7 @@ class Worker {
     uint16_t n = 0;
     std::array<rte_mbuf*, kEspBatch> m;
     std::array<uint32_t, kEspBatch> sa;
+    std::array<net::IpPacketInfo, kEspBatch> info;
     std::array<DropReason, kEspBatch> result;
     std::array<esp::EspOp, kEspBatch> op;
   };
