@@ -122,6 +122,10 @@ Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string&
   mode_t old_mask = umask(0117);
   impl->server = builder.BuildAndStart();
   umask(old_mask);
+  // Health by service name too (grpc.health.v1: "" is the whole server).
+  if (impl->server)
+    if (auto* health = impl->server->GetHealthCheckService())
+      health->SetServingStatus("tcpsec.v1.Gateway", true);
   if (!impl->server) return Status::error("Gateway service: cannot listen (see gRPC's log above)");
   if (endpoint && tcp_port == 0) {
     impl->server->Shutdown();

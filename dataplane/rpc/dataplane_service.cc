@@ -311,6 +311,10 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
   mode_t old_mask = umask(0117);
   impl->server = builder.BuildAndStart();
   umask(old_mask);
+  // Health by service name too (grpc.health.v1: "" is the whole server).
+  if (impl->server)
+    if (auto* health = impl->server->GetHealthCheckService())
+      health->SetServingStatus("tcpsec.v1.Dataplane", true);
   if (!impl->server) return Status::error(where + "cannot listen (see gRPC's log above)");
   if (chmod(unix_socket.c_str(), 0660) != 0) {
     int err = errno;

@@ -63,6 +63,8 @@ def test_operator_with_a_client_certificate_gets_in(setup):
         check = ch.unary_unary("/grpc.health.v1.Health/Check",
                                request_serializer=lambda b: b, response_deserializer=lambda b: b)
         assert check(b"", timeout=5) == b"\x08\x01"  # status: SERVING
+        name = b"tcpsec.v1.Gateway"  # HealthCheckRequest.service (field 1)
+        assert check(b"\x0a" + bytes([len(name)]) + name, timeout=5) == b"\x08\x01"
 
 
 @pytest.mark.parametrize("who", ["no-certificate", "other-ca"])
