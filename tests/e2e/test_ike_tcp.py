@@ -13,7 +13,9 @@ behind a conntrack NAT middlebox (tcp_gateways.py):
   behind masquerade) moves IKE to 4500 and ESP into UDP; no TCP at all.
 """
 
+import json
 import subprocess
+import time
 
 import pytest
 
@@ -157,3 +159,38 @@ def test_udp_with_nat_traversal_when_udp_passes():
 
 if __name__ == "__main__":
     pytest.main([__file__])
+
+
+def test_rekeys_and_the_old_sas_delete_stay_on_the_one_tcp_connection():
+    """Over pseudo-TCP, Child SA and IKE SA rekeys (the client's, then the
+    gateway's) and the delete of the old IKE SA travel on the same TCP
+    connection as the SA itself (QuickSec sent that delete over UDP, which
+    this network drops): no new SYN, one connection on each side, traffic
+    keeps flowing and ends on the new SAs."""
+    with TwoGateways("IKE_ENCAPSULATION_TCP") as t:
+        up(t)
+        traffic(t, 1 << 20)
+        syn_before = t.client.counters()["ctcp_syn_sent"]
+        for side, conn in ((t.client, "gateway"), (t.gateway, "clients")):
+            out = side.ctl("rekey", conn, ike=True)  # its Child SA
+            assert side.ike.wait_for("child_rekeyed", 10), out + t.diagnostics()
+            out = side.ctl("rekey", conn, "--ike", ike=True)  # then its IKE SA
+            assert side.ike.wait_for("ike_rekeyed", 10), out + t.diagnostics()
+        # Each side saw both Child SA rekeys and both IKE SA rekeys.
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(
+                [k for k, _ in t.events(side)].count(kind) >= 2
+                for side in (t.client, t.gateway) for kind in ("child_rekeyed", "ike_rekeyed")):
+            time.sleep(0.2)
+        for side in (t.client, t.gateway):
+            kinds = [k for k, _ in t.events(side)]
+            assert kinds.count("child_rekeyed") >= 2 and kinds.count("ike_rekeyed") >= 2, kinds
+        traffic(t, 1 << 20)
+        assert t.client.counters()["ctcp_syn_sent"] == syn_before
+        for side in (t.client, t.gateway):
+            conns = json.loads(side.ctl("connections", "--json")).get("connections", [])
+            assert len(conns) == 1, conns
+            sas = json.loads(side.ctl("ike-sas", "--json", ike=True))
+            assert len(sas.get("ike_sas", sas if isinstance(sas, list) else [])) == 1, sas
+        events = [k for k, _ in t.events(t.client)]
+        assert "ike_down" not in events and "peer_dead" not in events, t.diagnostics()
