@@ -321,6 +321,7 @@ DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& 
   op.next_header = 0;
   op.set_ce = false;
   op.data_length = 0;
+  op.inner = net::IpPacketInfo{};  // set by inbound_check (tunnel mode)
   fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, payload, sa.esn, Direction::kDecrypt);
   op.crypto.check = inbound_check;
   return DropReason::kNone;

@@ -390,7 +390,7 @@ void Worker::esp_in_flush() {
     InboundSa& sa = ips.inbound(b.sa[i]);
     // Tunnel mode: parsed by the engine's check right after decryption.
     net::IpPacketInfo inner = b.op[i].inner;
-    if (sa.esp.mode == esp::EspMode::kTransport &&
+    if ((sa.esp.mode == esp::EspMode::kTransport || inner.family == net::IpFamily::kNone) &&
         net::parse_ip_packet(view.bytes(), inner, false) != DropReason::kNone) {
       drop(m, DropReason::kEspBadInner);
       continue;
