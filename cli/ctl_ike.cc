@@ -1,5 +1,7 @@
 #include "cli/ctl_ike.h"
 
+#include "controlplane/config/gateway_config.h"
+
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
@@ -75,6 +77,22 @@ class IkeCtl {
         std::printf("rekeying %s%s\n", o_.args[0].c_str(), o_.ike ? " (IKE SA)" : " (Child SAs)");
       });
     }
+    if (c == "ike-apply") {
+      // Relative certificate paths follow the file, as tcpsec-ike's --config.
+      auto config = tcpsec::ikeconfig::load_gateway_config(o_.args[0]);
+      if (!config) {
+        std::fprintf(stderr, "tcpsecctl: %s\n", config.error().c_str());
+        return 1;
+      }
+      v1::SetConfigRequest r;
+      *r.mutable_config() = *config;
+      return unary(&Stub::SetConfig, r, [&](const v1::SetConfigReply& reply) {
+        std::printf(
+            "applied %s: %u connection(s) added, %u removed, %u changed; %u IKE SA(s) deleted\n",
+            o_.args[0].c_str(), reply.connections_added(), reply.connections_removed(),
+            reply.connections_changed(), reply.ike_sas_deleted());
+      });
+    }
     return watch();
   }
 
@@ -139,7 +157,7 @@ class IkeCtl {
 
 bool is_ike_command(std::string_view command) {
   return command == "ike-sas" || command == "initiate" || command == "terminate" ||
-         command == "rekey" || command == "ike-watch";
+         command == "rekey" || command == "ike-watch" || command == "ike-apply";
 }
 
 std::string age_text(double seconds) {

@@ -6,6 +6,7 @@
 //   tcpsecctl [--ike-socket PATH] terminate NAME
 //   tcpsecctl [--ike-socket PATH] rekey NAME [--ike]
 //   tcpsecctl [--ike-socket PATH] ike-watch [--count N] [--json]
+//   tcpsecctl [--ike-socket PATH] ike-apply FILE
 #pragma once
 
 #include <string>
@@ -31,7 +32,7 @@ struct IkeOptions {
   long count = 0;    // ike-watch: exit after this many events (0: never)
 };
 
-// ike-sas, initiate, terminate, rekey, ike-watch.
+// ike-sas, initiate, terminate, rekey, ike-watch, ike-apply.
 bool is_ike_command(std::string_view command);
 // Runs one IKE command (arguments already checked). Exit status as
 // tcpsecctl's: 0 done, 1 tcpsec-ike unreachable or the call failed.

@@ -78,6 +78,7 @@ void usage() {
       "  terminate NAME    delete connection NAME's IKE SAs (INFORMATIONAL delete)\n"
       "  rekey NAME        rekey NAME's Child SAs (--ike: its IKE SA)\n"
       "  ike-watch         print tcpsec-ike's events as they arrive\n"
+      "  ike-apply FILE    replace tcpsec-ike's configuration with FILE (a GatewayConfig)\n"
       "FILE: protobuf text format, or JSON when its name ends in .json\n"
       "options:\n"
       "  --socket PATH      the dataplane's rpc.unix_socket (default: $TCPSEC_SOCKET)\n"
@@ -127,6 +128,7 @@ constexpr CommandSpec kCommands[] = {
     {"terminate", 1, 1},
     {"rekey", 1, 1},
     {"ike-watch", 0, 0},
+    {"ike-apply", 1, 1},
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -194,10 +196,11 @@ bool parse(int argc, char** argv, Options& o) {
     if (o.command != c.name) continue;
     if (o.args.size() < c.min_args || o.args.size() > c.max_args) {
       std::fprintf(stderr, "tcpsecctl: %s takes %s\n", c.name,
-                   c.max_args == 0                     ? "no arguments"
-                   : tcpsecctl::is_ike_command(c.name) ? "one connection NAME"
-                   : c.min_args == 1                   ? "one FILE"
-                                                       : "at most one number");
+                   c.max_args == 0                           ? "no arguments"
+                   : std::string_view(c.name) == "ike-apply" ? "one FILE"
+                   : tcpsecctl::is_ike_command(c.name)       ? "one connection NAME"
+                   : c.min_args == 1                         ? "one FILE"
+                                                             : "at most one number");
       return false;
     }
     return true;

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "common/event_hub.h"
+#include "controlplane/config/gateway_config.h"
 #include "tcpsec/v1/gateway.grpc.pb.h"
 
 #ifdef TCPSEC_GRPC_REFLECTION
@@ -47,6 +48,16 @@ class Service final : public v1::Gateway::Service {
       return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
     return grpc::Status::OK;
   }
+  grpc::Status SetConfig(grpc::ServerContext*, const v1::SetConfigRequest* r,
+                         v1::SetConfigReply* reply) override {
+    if (auto s = ikeconfig::validate_gateway_config(r->config()); !s)
+      return {grpc::StatusCode::INVALID_ARGUMENT, "config." + s.message()};
+    auto done = daemon_.set_config(ikeconfig::with_defaults(r->config()));
+    if (!done) return {grpc::StatusCode::FAILED_PRECONDITION, "config." + done.error()};
+    *reply = *done;
+    return grpc::Status::OK;
+  }
+
   grpc::Status WatchGatewayEvents(grpc::ServerContext* context,
                                   const v1::WatchGatewayEventsRequest*,
                                   grpc::ServerWriter<v1::GatewayEvent>* writer) override {

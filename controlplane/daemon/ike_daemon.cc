@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <future>
+#include <set>
 
 #include "controlplane/ikesa/child_rekey.h"
 #include "controlplane/ikesa/config_payload.h"
@@ -225,6 +226,86 @@ v1::ListIkeSasReply IkeDaemon::list() {
       }
     }
     done->set_value(std::move(reply));
+  }));
+  return f.get();
+}
+
+Expected<v1::SetConfigReply> IkeDaemon::set_config(v1::GatewayConfig config) {
+  auto done = std::make_shared<std::promise<Expected<v1::SetConfigReply>>>();
+  auto f = done->get_future();
+  post(Command([this, config = std::move(config), done]() mutable {
+    auto fail = [&](const std::string& m) { done->set_value(Status::error(m)); };
+    if (config.dataplane_socket() != config_.dataplane_socket())
+      return fail("dataplane_socket: cannot change while running");
+    if (config.unix_socket() != config_.unix_socket())
+      return fail("unix_socket: cannot change while running");
+    if (config.operator_endpoint().SerializeAsString() !=
+        config_.operator_endpoint().SerializeAsString())
+      return fail("operator_endpoint: cannot change while running");
+    v1::SetConfigReply reply;
+    std::map<std::string, const v1::Connection*> next;
+    for (const auto& c : config.connections()) next[c.name()] = &c;
+    std::set<std::string> gone;  // removed or changed: their IKE SAs go
+    for (const auto& c : config_.connections()) {
+      auto it = next.find(c.name());
+      if (it == next.end()) {
+        reply.set_connections_removed(reply.connections_removed() + 1);
+        gone.insert(c.name());
+      } else if (it->second->SerializeAsString() != c.SerializeAsString()) {
+        reply.set_connections_changed(reply.connections_changed() + 1);
+        gone.insert(c.name());
+      }
+    }
+    for (const auto& c : config.connections())
+      if (!find_connection(c.name())) reply.set_connections_added(reply.connections_added() + 1);
+    // Listeners first (the dataplane may refuse them: then nothing changed).
+    auto listeners_text = [](const v1::GatewayConfig& c) {
+      std::string t;
+      for (const auto& l : c.tcp_listeners()) t += l.SerializeAsString() + '\n';
+      return t;
+    };
+    if (listeners_text(config) != listeners_text(config_)) {
+      v1::ApplyRequest r;
+      auto* listeners = r.mutable_listeners();
+      for (const auto& l : config.tcp_listeners()) {
+        auto* out = listeners->add_listeners();
+        out->set_address(l.address());
+        for (uint32_t p : l.ports()) out->add_ports(p);
+      }
+      if (auto s = link_.apply(r); !s) return fail("tcp_listeners: " + s.message());
+    }
+    for (auto& [spi, sa] : sas_) {
+      if (!gone.count(sa->connection().name()) || sa->state() == IkeSaState::kDead) continue;
+      if (sa->state() == IkeSaState::kEstablished) {
+        sa->set_state(IkeSaState::kDeleting);
+        queue_task(*sa, std::make_unique<ikesa::Informational>(
+                            true, ikesa::Informational::Kind::kDeleteIke));
+      } else {
+        auto ctx = context();
+        ikesa::remove_children(*sa, ctx);
+        sa->set_state(IkeSaState::kDead);
+      }
+      reply.set_ike_sas_deleted(reply.ike_sas_deleted() + 1);
+    }
+    std::set<std::string> existed;
+    for (const auto& c : config_.connections()) existed.insert(c.name());
+    config_ = std::move(config);
+    pools_.clear();
+    for (const auto& c : config_.connections()) {
+      if (c.address_pool().empty()) continue;
+      if (auto pool = selectors::AddressPool::create(c.address_pool()))
+        pools_.emplace(c.name(), std::move(*pool));
+    }
+    for (const auto& c : config_.connections()) {
+      if (c.auto_start() && (!existed.count(c.name()) || gone.count(c.name()))) {
+        if (auto s = initiate_now(c.name()); !s) emit(c.name(), "ike_down", s.message());
+      }
+    }
+    emit("", "config_applied",
+         std::to_string(reply.connections_added()) + " added, " +
+             std::to_string(reply.connections_removed()) + " removed, " +
+             std::to_string(reply.connections_changed()) + " changed");
+    done->set_value(reply);
   }));
   return f.get();
 }

@@ -45,6 +45,9 @@ class IkeDaemon {
   // Thread-safe: queued to run()'s thread; they wait for the answer.
   Status initiate(const std::string& connection);
   uint32_t terminate(const std::string& connection);
+  // Replaces the configuration (validated, defaults filled; the sockets
+  // must not change): see Gateway.SetConfig.
+  Expected<v1::SetConfigReply> set_config(v1::GatewayConfig config);
   // Rekeys the connection's IKE SA (`ike`) or its Child SAs now.
   Status rekey(const std::string& connection, bool ike);
   v1::ListIkeSasReply list();

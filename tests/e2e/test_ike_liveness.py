@@ -89,3 +89,37 @@ def test_dead_peer_is_detected_and_its_sas_removed(net):
             time.sleep(0.2)
         assert dataplane_sas(net) == [], dataplane_sas(net)
         assert len(net.ike_sas()) == 0
+
+
+def test_configuration_pushed_over_grpc(net):
+    """tcpsecctl ike-apply: a bad configuration is refused naming the field
+    and changes nothing; a corrected one (the right PSK) replaces the
+    running configuration, the stale connection's IKE SAs go, and strongSwan
+    gets in."""
+    ctl = os.environ["TCPSEC_TCPSECCTL"]
+    net.start_ike(ike_config(net.dp_sock, net.ike_sock, initiator=False,
+                             psk="the wrong psk, not the shared one"))
+
+    def apply(text):
+        path = os.path.join(net.tmp, "push.textproto")
+        with open(path, "w") as f:
+            f.write(text)
+        return subprocess.run([ctl, "--ike-socket", net.ike_sock, "ike-apply", path],
+                              capture_output=True, text=True)
+
+    with net.charon(initiator=True) as charon:
+        r = charon.initiate("net", timeout=15, check=False)
+        assert r.returncode != 0  # wrong PSK
+        bad = apply(ike_config(net.dp_sock, net.ike_sock, initiator=False).replace(
+            'ike_proposals: "aes128-sha256-ecp256"', 'ike_proposals: "aes999-sha256-ecp256"'))
+        assert bad.returncode == 1
+        assert "connections[0].ike_proposals[0]" in bad.stdout + bad.stderr, bad
+        good = apply(ike_config(net.dp_sock, net.ike_sock, initiator=False))
+        assert good.returncode == 0, good
+        # The connection is the same; only its secret changed.
+        assert "0 connection(s) added, 0 removed, 0 changed" in good.stdout, good.stdout
+        charon.initiate("net", timeout=20, check=False)
+        charon.wait_established(timeout=20, ike="site", child="net")
+        out = net.ping()
+        assert " 0% packet loss" in out, out + net.diagnostics()
+    assert "config_applied" in net.ike.output()
