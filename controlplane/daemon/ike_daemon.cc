@@ -105,6 +105,9 @@ ikesa::TaskContext IkeDaemon::context() {
       now_ms(),
       &next_policy_priority_,
       &next_child_id_,
+      [this](uint64_t delay_ms, v1::ApplyRequest r) {
+        deferred_.push_back({now_ms() + delay_ms, std::move(r)});
+      },
       &pools_};
 }
 
@@ -816,6 +819,16 @@ void IkeDaemon::handle_response(IkeSa& sa, const ike::Header& h, std::span<const
 
 void IkeDaemon::tick() {
   const uint64_t now = now_ms();
+  // Deferred dataplane changes (rekeyed inbound SAs) that are due.
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->due_ms > now) {
+      ++it;
+      continue;
+    }
+    if (auto s = link_.apply(it->request); !s)
+      std::fprintf(stderr, "tcpsec-ike: removing a rekeyed inbound SA: %s\n", s.message().c_str());
+    it = deferred_.erase(it);
+  }
   const auto& t = config_.timers();
   const uint64_t base = t.retransmit_ms() ? t.retransmit_ms() : 1000;
   const uint32_t tries = t.retransmit_tries() ? t.retransmit_tries() : 5;

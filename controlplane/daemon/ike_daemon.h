@@ -102,6 +102,11 @@ class IkeDaemon {
   uint32_t next_policy_priority_ = 1000;
   uint32_t next_child_id_ = 1;
   std::array<uint8_t, 32> cookie_secret_{};
+  struct Deferred {
+    uint64_t due_ms;
+    v1::ApplyRequest request;
+  };
+  std::vector<Deferred> deferred_;                       // applied by tick() when due
   std::map<std::string, selectors::AddressPool> pools_;  // by connection name
   uint64_t started_ms_ = 0;
 };

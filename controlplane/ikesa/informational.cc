@@ -19,7 +19,19 @@ void remove_child(IkeSa& sa, TaskContext& ctx, size_t index, const char* why) {
     return c.id == old.id && c.spi_in != old.spi_in;
   });
   bool handed_over = successor != sa.children.end();
-  remove_child_sas(sa, old, /*policies=*/!handed_over, r);
+  if (handed_over && ctx.defer) {
+    // Rekeyed: the old outbound SA goes now; the old inbound SA lives on a
+    // few seconds for packets the peer sent on it before switching (they
+    // may still be in flight behind the delete, as strongSwan's
+    // delete_rekeyed_delay allows for).
+    v1::ApplyRequest both, later;
+    remove_child_sas(sa, old, false, both);
+    for (const auto& id : both.delete_sas())
+      *(id.direction() == v1::DIRECTION_INBOUND ? later.add_delete_sas() : r.add_delete_sas()) = id;
+    ctx.defer(kRekeyedInboundDelayMs, std::move(later));
+  } else {
+    remove_child_sas(sa, old, /*policies=*/!handed_over, r);
+  }
   if (handed_over && successor->awaiting_switch) {
     successor->policy_names = old.policy_names;
     successor->policy_priorities = old.policy_priorities;

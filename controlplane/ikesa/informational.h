@@ -36,6 +36,9 @@ class Informational final : public Task {
 
 // Removes every Child SA of `sa` from the dataplane.
 void remove_children(IkeSa& sa, TaskContext& ctx);
+// How long a rekeyed Child SA's inbound SA outlives its deletion.
+inline constexpr uint64_t kRekeyedInboundDelayMs = 5000;
+
 // Removes one Child SA (by index in sa.children) from the dataplane and the
 // list. A rekeyed one loses only its SAs: its policies already belong to
 // its successor. A successor waiting for the old one's deletion (we

@@ -30,6 +30,8 @@ struct TaskContext {
   uint32_t* next_policy_priority = nullptr;
   // Ids of Child SAs (unique per daemon; kept across rekeys).
   uint32_t* next_child_id = nullptr;
+  // Applies a request after `delay_ms` (empty: apply now instead).
+  std::function<void(uint64_t delay_ms, v1::ApplyRequest request)> defer = {};
   // Remote access address pools by connection name (nullptr: none).
   std::map<std::string, selectors::AddressPool>* pools = nullptr;
 };
