@@ -13,14 +13,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/proto_file.h"
 #include "common/status.h"
 #include "tcpsec/v1/gateway.pb.h"
 
 namespace tcpsec::ikeconfig {
 
-enum class ConfigFormat { kText, kJson };
+using ConfigFormat = ProtoFormat;  // kText, kJson
 
-inline constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxConfigBytes = kMaxProtoFileBytes;
 
 // What with_defaults() fills in (mirrors gateway.proto's comments).
 namespace defaults {

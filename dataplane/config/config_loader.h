@@ -15,15 +15,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/proto_file.h"
 #include "common/status.h"
 #include "tcpsec/v1/config.pb.h"
 
 namespace tcpsec::config {
 
-enum class ConfigFormat { kText, kJson };
+using ConfigFormat = ProtoFormat;  // kText, kJson
 
 // Larger inputs are refused before parsing.
-inline constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxConfigBytes = kMaxProtoFileBytes;
 
 // Default values that with_defaults() fills in, and the limits that
 // validate_dataplane_config() enforces. Mirrors the comments in config.proto.
