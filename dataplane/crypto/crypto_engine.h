@@ -1,13 +1,15 @@
 // CryptoEngine: one per lcore, running bursts of ESP crypto operations
-// through intel-ipsec-mb's multi-buffer job API.
+// through intel-ipsec-mb: AES-GCM by its direct API (one call per op, no job
+// queue: cheapest for the algorithm nearly every SA runs), the other
+// algorithms through its multi-buffer job API.
 //
 // A CryptoOp describes one packet's work as regions of a buffer: the cipher
 // region, the HMAC region (encrypt-then-MAC: the MAC covers the ciphertext),
 // the ICV, the IV and the AEAD additional data. dataplane/esp fills them
 // (ESP header, IV, payload, trailer, ICV); known-answer tests fill them with
-// raw vectors. The burst is submitted job by job and completions are mapped
-// back through the job's user_data, so N packets cost one pass over the
-// manager's lanes.
+// raw vectors. Job-API ops are submitted job by job and their completions
+// mapped back through the job's user_data, so N packets cost one pass over
+// the manager's lanes.
 //
 // Verification: a decrypt op's ICV is compared (in constant time) by the
 // engine. Whatever a decrypt op refuses - a wrong ICV, or the op's own
