@@ -1,6 +1,7 @@
 #include "dataplane/net/route_table.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace tcpsec::net {
@@ -19,6 +20,12 @@ IpPrefix masked(const IpPrefix& p) {
   return out;
 }
 
+// The address as two 64-bit words in memory order (compared only with words
+// made the same way).
+inline void words(const IpAddress& a, uint64_t out[2]) {
+  std::memcpy(out, a.bytes.data(), 16);
+}
+
 }  // namespace
 
 Status RouteTable::add(const IpPrefix& prefix, const IpAddress& next_hop, uint16_t port) {
@@ -33,7 +40,15 @@ Status RouteTable::add(const IpPrefix& prefix, const IpAddress& next_hop, uint16
     return Status::error("route " + prefix.to_string() + ": next hop " + next_hop.to_string() +
                          " is of the other address family");
   }
-  Route r{masked(prefix), next_hop, port};
+  Route r{masked(prefix), next_hop, port, {}, {}};
+  IpAddress mask = r.prefix.address;
+  for (unsigned i = 0; i < mask.bytes.size(); ++i) {
+    const unsigned len = r.prefix.length;
+    const unsigned bits = i * 8 >= len ? 0 : std::min(8u, len - i * 8);
+    mask.bytes[i] = static_cast<uint8_t>(0xff00 >> bits);
+  }
+  words(r.prefix.address, r.net);
+  words(mask, r.mask);
   std::vector<Route>& routes = a.is_v4() ? v4_ : v6_;
   for (const Route& e : routes) {
     if (e.prefix.length != r.prefix.length || e.prefix.address != r.prefix.address) continue;
@@ -59,8 +74,10 @@ bool RouteTable::lookup(const IpAddress& dst, RouteResult& out) const {
   } else {
     return false;
   }
+  uint64_t d[2];
+  words(dst, d);
   for (const Route& r : *routes) {
-    if (!r.prefix.contains(dst)) continue;
+    if (((d[0] & r.mask[0]) ^ r.net[0]) | ((d[1] & r.mask[1]) ^ r.net[1])) continue;
     out.port = r.port;
     out.next_hop = r.next_hop.family == IpFamily::kNone ? dst : r.next_hop;
     return true;

@@ -3,7 +3,8 @@
 // synchronisation.
 //
 // Routes are kept per family in a vector sorted longest prefix first and
-// scanned linearly: fine for the handful of routes a gateway has today. Once
+// scanned linearly, each a masked compare of two 64-bit words (every routed
+// packet does this): fine for the handful of routes a gateway has today. Once
 // route counts grow, rte_lpm / rte_lpm6 (indexing a next-hop array) are the
 // upgrade behind the same interface.
 #pragma once
@@ -41,6 +42,8 @@ class RouteTable {
     IpPrefix prefix;  // host bits cleared
     IpAddress next_hop;
     uint16_t port;
+    uint64_t net[2];   // prefix.address as words (words() in route_table.cc)
+    uint64_t mask[2];  // the prefix length's mask, the same way
   };
   std::vector<Route> v4_;  // longest prefix first
   std::vector<Route> v6_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tests/dataplane/net/net_test_util.h"
 
 namespace tcpsec::net {
@@ -35,6 +37,41 @@ TEST(RouteTable, LongestPrefixWins) {
   ASSERT_TRUE(t.lookup(ip("10.1.2.200"), r));
   EXPECT_EQ(r.port, 3);
   EXPECT_FALSE(t.lookup(ip("11.0.0.1"), r));
+}
+
+// The word-masked lookup agrees with the longest containing prefix found by
+// IpPrefix::contains, for random routes of every length and both families.
+TEST(RouteTable, RandomRoutesMatchAReferenceScan) {
+  std::mt19937 rng(11);
+  for (bool v6 : {false, true}) {
+    const unsigned bytes = v6 ? 16 : 4;
+    auto random_address = [&] {
+      uint8_t b[16];
+      for (auto& x : b) x = static_cast<uint8_t>(rng() % 4);  // few values: many overlaps
+      return v6 ? IpAddress::v6(b) : IpAddress::v4(b);
+    };
+    RouteTable t;
+    std::vector<std::pair<IpPrefix, uint16_t>> added;
+    for (uint16_t port = 0; port < 200; ++port) {
+      IpPrefix p{random_address(), static_cast<uint8_t>(rng() % (bytes * 8 + 1))};
+      if (t.add(p, IpAddress{}, port)) added.push_back({p, port});
+    }
+    for (int i = 0; i < 5000; ++i) {
+      IpAddress dst = random_address();
+      int best = -1, best_port = -1;
+      for (const auto& [p, port] : added) {
+        if (p.contains(dst) && int{p.length} > best) {
+          best = p.length;
+          best_port = port;
+        }
+      }
+      RouteResult r;
+      ASSERT_EQ(t.lookup(dst, r), best >= 0) << dst.to_string();
+      if (best >= 0) {
+        EXPECT_EQ(r.port, best_port) << dst.to_string();
+      }
+    }
+  }
 }
 
 TEST(RouteTable, ConnectedRouteNextHopIsDestination) {
