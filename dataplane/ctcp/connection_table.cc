@@ -570,6 +570,7 @@ Status ConnectionTable::remove_esp(ConnId id, uint32_t spi) {
   *it = spis.back();
   spis.pop_back();
   c.esp_sa_count = static_cast<uint16_t>(spis.size());
+  esp_generation_.fetch_add(1, std::memory_order_release);
   return Status::ok();
 }
 
@@ -594,6 +595,7 @@ void ConnectionTable::remove(ConnId id) {
   }
   std::vector<uint32_t>().swap(spis);
   c.esp_sa_count = 0;
+  esp_generation_.fetch_add(1, std::memory_order_release);
   c.state_tsc = rte_rdtsc();
   c.state.store(ConnState::kClosing, std::memory_order_release);
   impl.live.fetch_sub(1, std::memory_order_relaxed);

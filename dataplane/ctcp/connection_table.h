@@ -16,6 +16,7 @@
 // they are never on the per-packet path.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -31,13 +32,13 @@ namespace tcpsec::ctcp {
 class ConnectionTable {
  public:
   struct Options {
-    std::string name = "ctcp";       // prefix for the rte_hash names (must be unique per process)
+    std::string name = "ctcp";  // prefix for the rte_hash names (must be unique per process)
     uint32_t max_connections = 65536;
     uint32_t max_sas_per_connection = 64;
-    uint32_t max_esp_entries = 0;    // 0: max_connections * 4
-    uint32_t max_ike_entries = 0;    // 0: max_connections * 2
-    uint32_t max_readers = 16;       // reader threads that may register with RCU
-    int socket_id = -1;              // SOCKET_ID_ANY
+    uint32_t max_esp_entries = 0;  // 0: max_connections * 4
+    uint32_t max_ike_entries = 0;  // 0: max_connections * 2
+    uint32_t max_readers = 16;     // reader threads that may register with RCU
+    int socket_id = -1;            // SOCKET_ID_ANY
   };
 
   static Expected<std::unique_ptr<ConnectionTable>> create(const Options& options);
@@ -52,6 +53,10 @@ class ConnectionTable {
   ConnId lookup_ike(const net::IpAddress& local, const net::IpAddress& peer,
                     uint64_t initiator_spi) const;
   ConnId lookup_esp(const net::IpAddress& local, const net::IpAddress& peer, uint32_t spi) const;
+  // Changes whenever an ESP mapping is removed (remove_esp, remove): a ConnId
+  // lookup_esp returned stays the answer while this is unchanged, so an SA
+  // may keep it (read the generation before the lookup). Never 0.
+  uint64_t esp_generation() const { return esp_generation_.load(std::memory_order_acquire); }
   Connection& at(ConnId id) { return records_[id]; }
   const Connection& at(ConnId id) const { return records_[id]; }
   uint32_t capacity() const { return options_.max_connections; }
@@ -104,6 +109,7 @@ class ConnectionTable {
   explicit ConnectionTable(const Options& options);
   Options options_;
   Connection* records_ = nullptr;  // rte_zmalloc'd pool of max_connections
+  std::atomic<uint64_t> esp_generation_{1};
   std::unique_ptr<Impl> impl_;
 };
 

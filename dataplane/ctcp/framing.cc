@@ -133,7 +133,14 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
   buf.trim(static_cast<uint16_t>(buf.length() - inner.packet_length));  // link padding
   uint8_t* old_ip = buf.data();
   uint8_t* ip = buf.prepend(kTcpHeaderLen);
-  std::memmove(ip, old_ip, inner.l3_length);
+  // The usual header lengths as constants: inlined moves, not a libc call.
+  if (inner.l3_length == net::kIpv4HeaderLen) {
+    std::memmove(ip, old_ip, net::kIpv4HeaderLen);
+  } else if (inner.l3_length == net::kIpv6HeaderLen) {
+    std::memmove(ip, old_ip, net::kIpv6HeaderLen);
+  } else {
+    std::memmove(ip, old_ip, inner.l3_length);
+  }
   uint8_t* tcp = ip + inner.l3_length;
   uint8_t* payload = tcp + kTcpHeaderLen;
 
@@ -144,9 +151,27 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
   }
   write_trailer(buf.append(kTrailerLen), proto, ipv4_id);
 
-  ip[inner.proto_offset] = net::kProtoTcp;
   uint16_t l4_len = static_cast<uint16_t>(kTcpHeaderLen + inner_len + kTrailerLen);
-  net::set_ip_payload_length(ip, inner, l4_len);
+  if (inner.family == net::IpFamily::kV4) {
+    // Only the protocol and the total length change: RFC 1624 update of the
+    // checksum from values in registers (re-summing the just-moved header
+    // would stall on store forwarding). The old checksum was correct or not
+    // as it came: this keeps it so.
+    const uint16_t old_proto_word = load_be16(ip + 8);
+    const uint16_t old_total = load_be16(ip + 2);
+    const uint16_t new_proto_word =
+        static_cast<uint16_t>((old_proto_word & 0xff00) | net::kProtoTcp);
+    const uint16_t new_total = static_cast<uint16_t>(inner.l3_length + l4_len);
+    uint16_t sum = static_cast<uint16_t>(~load_be16(ip + 10));
+    sum = net::checksum_add(net::checksum_sub(sum, old_proto_word), new_proto_word);
+    sum = net::checksum_add(net::checksum_sub(sum, old_total), new_total);
+    ip[9] = net::kProtoTcp;
+    store_be16(ip + 2, new_total);
+    store_be16(ip + 10, static_cast<uint16_t>(~sum));
+  } else {
+    ip[inner.proto_offset] = net::kProtoTcp;
+    net::set_ip_payload_length(ip, inner, l4_len);
+  }
   write_tcp_header(tcp, params, tcp_flags::kAck);
   store_be16(tcp + 16, net::l4_checksum(ip, inner, net::kProtoTcp, {tcp, l4_len}));
   return DropReason::kNone;

@@ -423,7 +423,7 @@ ConnId Worker::ctcp_open(const net::IpAddress& local, const net::IpAddress& peer
   return id;
 }
 
-void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
+void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m, OutboundSa* sa) {
   ConnState state = c.state.load(std::memory_order_acquire);
   if (state == ConnState::kSynSent || state == ConnState::kSynReceived) {
     if (!gw_.held().hold(id, m, gw_.ctcp().hold_queue_packets)) {
@@ -436,7 +436,9 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
 
   auto view = net::mbuf_view(m);
   net::IpPacketInfo info;
-  if (net::parse_ip_packet(view.bytes(), info) != DropReason::kNone) {
+  // Our own ESP was built with a correct header checksum: no need to check it.
+  if (net::parse_ip_packet(view.bytes(), info, /*verify_ipv4_checksum=*/sa == nullptr) !=
+      DropReason::kNone) {
     return drop(m, DropReason::kEncapBadInner);
   }
   const Interface* out = gw_.interface(c.port_id);
@@ -460,8 +462,8 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
   uint32_t advance = ctcp::sequence_advance(info);
   if (c.peer_acks_window.load(std::memory_order_relaxed) &&
       c.snd_nxt.load(std::memory_order_relaxed) + advance -
-          c.snd_una.load(std::memory_order_relaxed) >
-      ctcp::kWindow) {
+              c.snd_una.load(std::memory_order_relaxed) >
+          ctcp::kWindow) {
     return drop(m, DropReason::kEncapPeerWindowFull);
   }
   uint32_t seq = c.snd_nxt.fetch_add(advance, std::memory_order_relaxed);
@@ -472,9 +474,10 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m) {
   if (r != DropReason::kNone) return drop(m, r);
   net::mbuf_commit(m, view);
   c.tx_packets.fetch_add(1, std::memory_order_relaxed);
-  c.last_tx_tsc.store(rte_rdtsc(), std::memory_order_relaxed);
+  c.last_tx_tsc.store(burst_tsc_, std::memory_order_relaxed);
   counters_.add(info.proto == net::kProtoUdp ? Counter::kCtcpEncapIke : Counter::kCtcpEncapEsp);
-  if (!fragment) return send_l3(m);
+  // The connection's peer is the SA's: its route and MACs are cached there.
+  if (!fragment) return sa != nullptr && sa->has_route ? send_via_sa(m, *sa) : send_l3(m);
 
   // IPv4 without DF: fragment the outer packet to the egress MTU.
   rte_mbuf* frags[8];

@@ -281,6 +281,10 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
     }
     case OuterEncap::kPseudoTcp: {
       auto& table = gw_.connections();
+      // Read before the lookup: a removal after it makes the cache miss next time.
+      const uint64_t generation = table.esp_generation();
+      if (sa.conn_generation == generation)
+        return ctcp_output(sa.conn_id, table.at(sa.conn_id), m, &sa);
       ctcp::ConnId id = table.lookup_esp(sa.local, sa.peer, sa.esp.spi);
       if (id == ctcp::kNoConn) {
         id = gw_.latest_connection(sa.local, sa.peer);
@@ -288,7 +292,9 @@ void Worker::esp_sent(rte_mbuf* m, OutboundSa& sa) {
       }
       if (id == ctcp::kNoConn) id = ctcp_open(sa.local, sa.peer, 0, sa.esp.spi);
       if (id == ctcp::kNoConn) return drop(m, DropReason::kEncapNoConnection);
-      return ctcp_output(id, table.at(id), m);
+      sa.conn_id = id;
+      sa.conn_generation = generation;
+      return ctcp_output(id, table.at(id), m, &sa);
     }
   }
 }

@@ -56,6 +56,11 @@ struct OutboundSa {
   // (0: never filled). A new record (replace) starts empty.
   uint64_t eth_generation = 0;
   uint8_t eth_macs[12] = {};
+  // Pseudo-TCP: the connection carrying this SA, valid while the connection
+  // table's esp_generation() is still `conn_generation` (0: never found).
+  // Owner worker only, like the egress cache.
+  uint64_t conn_generation = 0;
+  uint32_t conn_id = 0;
   SaTimes times;
   std::unique_ptr<crypto::SaCrypto> keys;  // `esp` points into it
 };

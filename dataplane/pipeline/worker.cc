@@ -63,6 +63,7 @@ void Worker::run() {
 
 unsigned Worker::poll_once() {
   unsigned total = 0;
+  burst_tsc_ = rte_rdtsc();
   rte_mbuf* pkts[kMaxBurst];
   if (opt_.plain_forward) {
     const uint16_t n_ports = static_cast<uint16_t>(gw_.interfaces().size());

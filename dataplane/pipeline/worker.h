@@ -78,7 +78,9 @@ class Worker {
 
   // Pseudo-TCP send side (IKE/ESP from the local port towards a peer).
   void local_input(rte_mbuf* m);
-  void ctcp_output(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m);
+  // `sa`: the packet is ESP this worker just built for that SA (its headers
+  // are not verified again; it leaves through the SA's egress cache).
+  void ctcp_output(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m, OutboundSa* sa = nullptr);
   // Opens a connection to a configured TCP peer for an IKE SA (ike_spi) or
   // an outbound ESP SA (esp_spi); the first packet waits for the handshake.
   // `remote_port` (non-zero) connects to that port of a peer that need not
@@ -128,7 +130,8 @@ class Worker {
   Counters counters_;
   DropCounters drops_;
   uint64_t next_timer_tsc_ = 0;
-  uint32_t timer_cursor_ = 0;   // connection sweep position
+  uint64_t burst_tsc_ = 0;     // rte_rdtsc() at the start of this poll: "now" for per-packet stamps
+  uint32_t timer_cursor_ = 0;  // connection sweep position
   net::MacAddress rx_src_mac_;  // source MAC of the frame being handled
   struct TxQueue {
     uint16_t count = 0;
