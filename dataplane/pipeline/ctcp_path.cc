@@ -204,9 +204,11 @@ void Worker::ctcp_data(ConnId id, Connection& c, rte_mbuf* m, const ctcp::TcpSeg
       auto inner = net::mbuf_view(m);
       net::IpPacketInfo info;
       if (net::parse_ip_packet(inner.bytes(), info, false) == DropReason::kNone &&
-          ips->inbound_index(net::load_be32(inner.data() + info.l3_length),
-                             net::ip_destination(inner.bytes(), info)) != sad::kNoSa) {
-        return esp_input(m, info);
+          info.proto == net::kProtoEsp && info.l4_length() >= esp::kEspHeaderLen) {
+        sad::SaIndex idx =
+            ips->inbound_index(inbound_sas_, net::load_be32(inner.data() + info.l3_length),
+                               net::ip_destination(inner.bytes(), info));
+        if (idx != sad::kNoSa) return esp_input_to(m, info, idx);
       }
     }
   }

@@ -122,13 +122,6 @@ void Worker::spd_flush() {
   const spd::Spd& spd = ips->spd();
   if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
   if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
-  // A burst mostly goes to a few SAs: each SPI is looked up once per burst
-  // through a small direct-mapped memo (a clash just looks up again). The
-  // pointers are used before this worker's next quiescent state only.
-  constexpr uint32_t kMemo = 16;
-  uint32_t memo_spi[kMemo];
-  OutboundSa* memo_sa[kMemo];
-  bool memo_used[kMemo] = {};
   auto apply = [&](rte_mbuf* m, uint32_t result, const net::IpPacketInfo& info) {
     spd::Verdict v = spd.verdict(result);
     switch (v.action) {
@@ -140,13 +133,9 @@ void Worker::spd_flush() {
       case spd::Action::kProtect:
         break;
     }
-    const uint32_t slot = (v.sa_spi ^ (v.sa_spi >> 8)) % kMemo;
-    if (!memo_used[slot] || memo_spi[slot] != v.sa_spi) {
-      memo_sa[slot] = ips->outbound(v.sa_spi);
-      memo_spi[slot] = v.sa_spi;
-      memo_used[slot] = true;
-    }
-    OutboundSa* sa = memo_sa[slot];
+    // Traffic goes to a few SAs: the worker's cache answers without a hash
+    // probe while the SA table is unchanged.
+    OutboundSa* sa = ips->outbound(outbound_sas_, v.sa_spi);
     if (!sa) return drop(m, DropReason::kEspNoSa);
     esp_out_enqueue(m, sa, info);
   };
@@ -350,9 +339,14 @@ void Worker::esp_input(rte_mbuf* m, const net::IpPacketInfo& outer) {
   auto view = net::mbuf_view(m);
   esp::SpiPeek peek = esp::esp_peek_spi(view.bytes(), outer);
   if (peek.drop != DropReason::kNone) return drop(m, peek.drop);
-  sad::SaIndex idx = ips->inbound_index(peek.spi, net::ip_destination(view.bytes(), outer));
+  sad::SaIndex idx =
+      ips->inbound_index(inbound_sas_, peek.spi, net::ip_destination(view.bytes(), outer));
+  esp_input_to(m, outer, idx);
+}
+
+void Worker::esp_input_to(rte_mbuf* m, const net::IpPacketInfo& outer, sad::SaIndex idx) {
   if (idx == sad::kNoSa) return drop(m, DropReason::kEspNoSa);
-  unsigned owner = ips->inbound(idx).owner;
+  unsigned owner = gw_.ipsec()->inbound(idx).owner;
   if (owner != opt_.index) return handoff(owner, m, idx, true);
   esp_in_add(m, idx, outer);
 }

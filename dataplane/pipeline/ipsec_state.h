@@ -22,6 +22,7 @@
 #include "dataplane/esp/esp_sa.h"
 #include "dataplane/net/ip_address.h"
 #include "dataplane/net/route_table.h"
+#include "dataplane/sad/sa_lookup_cache.h"
 #include "dataplane/sad/sa_table.h"
 #include "dataplane/spd/policy.h"
 #include "dataplane/spd/spd.h"
@@ -95,10 +96,19 @@ class IpsecState {
   sad::SaIndex inbound_index(uint32_t spi, const net::IpAddress& local) const {
     return in_table_->lookup(spi, local);
   }
+  // The same through a worker's cache: no hash probe while the table is unchanged.
+  sad::SaIndex inbound_index(sad::SaLookupCache& cache, uint32_t spi,
+                             const net::IpAddress& local) const {
+    return cache.lookup(*in_table_, spi, local);
+  }
   InboundSa& inbound(sad::SaIndex i) { return *in_[i]; }
   // Outbound SAs are looked up by SPI from the SPD's verdict.
   OutboundSa* outbound(uint32_t spi) {
     sad::SaIndex i = out_table_->lookup(spi, net::IpAddress{});
+    return i == sad::kNoSa ? nullptr : out_[i].get();
+  }
+  OutboundSa* outbound(sad::SaLookupCache& cache, uint32_t spi) {
+    sad::SaIndex i = cache.lookup(*out_table_, spi, net::IpAddress{});
     return i == sad::kNoSa ? nullptr : out_[i].get();
   }
   const spd::Spd& spd() const { return *spd_->current(); }

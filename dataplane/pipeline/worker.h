@@ -100,6 +100,8 @@ class Worker {
   void protected_input(rte_mbuf* m, const net::IpPacketInfo& info);
   void public_udp_input(rte_mbuf* m, net::IpPacketInfo& info);
   void esp_input(rte_mbuf* m, const net::IpPacketInfo& outer);
+  // esp_input for a packet whose inbound SA is already known.
+  void esp_input_to(rte_mbuf* m, const net::IpPacketInfo& outer, sad::SaIndex idx);
   // `outer`: the ESP packet as parsed on arrival (it is not parsed again).
   void esp_in_add(rte_mbuf* m, uint32_t sa_index, const net::IpPacketInfo& outer);
   // `info`: the packet as parsed on arrival (it is not parsed again).
@@ -130,7 +132,11 @@ class Worker {
   Counters counters_;
   DropCounters drops_;
   uint64_t next_timer_tsc_ = 0;
-  uint64_t burst_tsc_ = 0;     // rte_rdtsc() at the start of this poll: "now" for per-packet stamps
+  uint64_t burst_tsc_ = 0;
+  // SPI -> SA answers of the IPsec tables, kept while the tables are unchanged.
+  sad::SaLookupCache inbound_sas_;
+  sad::SaLookupCache
+      outbound_sas_;           // rte_rdtsc() at the start of this poll: "now" for per-packet stamps
   uint32_t timer_cursor_ = 0;  // connection sweep position
   net::MacAddress rx_src_mac_;  // source MAC of the frame being handled
   struct TxQueue {

@@ -90,6 +90,8 @@ std::string add_failure(int rc) {
 
 struct SaTable::Impl {
   Options options;
+  std::atomic<uint64_t>* generation = nullptr;  // SaTable::generation_
+  void bump() { generation->fetch_add(1, std::memory_order_release); }
   rte_hash* spis = nullptr;    // SPI -> spi_data(SPI-alone index, has locals)
   rte_hash* locals = nullptr;  // SaKey with a local address -> index
   rte_rcu_qsbr* qsbr = nullptr;
@@ -189,6 +191,7 @@ struct SaTable::Impl {
     const SaKey key = keys[index];
     in_use[index] = 0;
     erase(key);
+    bump();  // before the grace period starts (SaTable::generation)
     keys[index] = SaKey{};
     live.fetch_sub(1, std::memory_order_relaxed);
     ++pending;
@@ -204,6 +207,7 @@ struct SaTable::Impl {
 SaTable::SaTable(const Options& options)
     : max_sas_(options.max_sas), impl_(std::make_unique<Impl>()) {
   impl_->options = options;
+  impl_->generation = &generation_;
 }
 
 SaTable::~SaTable() {
@@ -430,6 +434,7 @@ Expected<SaIndex> SaTable::add_impl(const SaKey& key, void (*init)(void*, SaInde
   impl.in_use[index] = 1;
   impl.keys[index] = key;
   impl.live.fetch_add(1, std::memory_order_relaxed);
+  impl.bump();  // a cached miss, or an SPI-alone answer for this key, is stale
   return index;
 }
 
@@ -464,6 +469,7 @@ Expected<SaIndex> SaTable::replace_impl(const SaKey& key, void (*init)(void*, Sa
   }
   impl.in_use[index] = 1;
   impl.keys[index] = key;
+  impl.bump();  // before the old index's grace period starts
   // Retire the old index exactly as remove() does, minus the unmapping.
   impl.in_use[old] = 0;
   impl.keys[old] = SaKey{};

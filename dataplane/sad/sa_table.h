@@ -27,6 +27,7 @@
 // they are never on the per-packet path.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -85,6 +86,10 @@ class SaTable {
   // destination, or kNone). Any size; no allocation.
   void lookup_bulk(std::span<const SaKey> keys, std::span<SaIndex> out) const;
   uint32_t capacity() const { return max_sas_; }
+  // Changes whenever a key is added, replaced or removed, before a removed
+  // index's grace period starts: a lookup's answer stays right while this
+  // is unchanged, within the reader's grace periods (SaLookupCache). Never 0.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   uint32_t size() const;  // SAs added and not removed
 
   // RCU: each reader registers once and reports a quiescent state between
@@ -133,6 +138,7 @@ class SaTable {
   Expected<SaIndex> add_impl(const SaKey& key, void (*init)(void*, SaIndex), void* context);
   Expected<SaIndex> replace_impl(const SaKey& key, void (*init)(void*, SaIndex), void* context);
   uint32_t max_sas_ = 0;
+  std::atomic<uint64_t> generation_{1};
   std::unique_ptr<Impl> impl_;
 };
 

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/sad/sa_lookup_cache.h"
 #include "dataplane/sad/sa_params.h"
 #include "tests/support/eal_environment.h"
 
@@ -124,6 +125,45 @@ TEST_F(SaTableTest, SpiPerLocalAddressWinsOverSpiAlone) {
   ASSERT_TRUE(keyed) << keyed.error();
   EXPECT_EQ(t->lookup(0x5000, v6), *keyed);
   EXPECT_EQ(t->lookup(0x5000, v4), *again);
+}
+
+// The cache answers what the table answers after every kind of change:
+// add (also over a cached miss and over an SPI-alone answer), replace and
+// remove; colliding SPIs share a slot and stay right.
+TEST_F(SaTableTest, LookupCacheFollowsEveryChange) {
+  auto t = make(small(64));
+  ASSERT_TRUE(t);
+  SaLookupCache cache;
+  const IpAddress local = ip("192.0.2.1"), other = ip("192.0.2.2");
+  auto check = [&](const char* when) {
+    for (uint32_t spi : {0x1001u, 0x1002u, 0x1001u + 64, 0x2001u}) {
+      for (const IpAddress& a : {local, other, IpAddress{}}) {
+        for (int twice = 0; twice < 2; ++twice) {
+          EXPECT_EQ(cache.lookup(*t, spi, a), t->lookup(spi, a))
+              << when << ": SPI " << spi << " on " << a.to_string();
+        }
+      }
+    }
+  };
+  check("empty");  // misses cached
+  const uint64_t g0 = t->generation();
+  ASSERT_TRUE(t->add(SaKey::of(0x1001)));
+  EXPECT_NE(t->generation(), g0);
+  check("after add");
+  ASSERT_TRUE(t->add(SaKey::of(0x1001, local)));  // beats the SPI-alone answer on `local`
+  ASSERT_TRUE(t->add(SaKey::of(0x1001 + 64)));    // same cache slot family
+  check("after adding an address-keyed SA");
+  EXPECT_EQ(cache.lookup(*t, 0x1001, local), t->lookup_exact(SaKey::of(0x1001, local)));
+  auto r = t->replace(SaKey::of(0x1001), [](SaIndex) {});
+  ASSERT_TRUE(r) << r.error();
+  check("after replace");
+  EXPECT_EQ(cache.lookup(*t, 0x1001, IpAddress{}), *r);
+  ASSERT_TRUE(t->remove(SaKey::of(0x1001, local)));
+  check("after remove");
+  EXPECT_EQ(cache.lookup(*t, 0x1001, local), *r);  // falls back to the SPI alone again
+  ASSERT_TRUE(t->remove(SaKey::of(0x1001)));
+  check("after removing the rest");
+  EXPECT_EQ(cache.lookup(*t, 0x1001, local), kNoSa);
 }
 
 TEST_F(SaTableTest, RefusesDuplicatesAndSpiZero) {
