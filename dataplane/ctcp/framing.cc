@@ -153,21 +153,8 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
 
   uint16_t l4_len = static_cast<uint16_t>(kTcpHeaderLen + inner_len + kTrailerLen);
   if (inner.family == net::IpFamily::kV4) {
-    // Only the protocol and the total length change: RFC 1624 update of the
-    // checksum from values in registers (re-summing the just-moved header
-    // would stall on store forwarding). The old checksum was correct or not
-    // as it came: this keeps it so.
-    const uint16_t old_proto_word = load_be16(ip + 8);
-    const uint16_t old_total = load_be16(ip + 2);
-    const uint16_t new_proto_word =
-        static_cast<uint16_t>((old_proto_word & 0xff00) | net::kProtoTcp);
-    const uint16_t new_total = static_cast<uint16_t>(inner.l3_length + l4_len);
-    uint16_t sum = static_cast<uint16_t>(~load_be16(ip + 10));
-    sum = net::checksum_add(net::checksum_sub(sum, old_proto_word), new_proto_word);
-    sum = net::checksum_add(net::checksum_sub(sum, old_total), new_total);
-    ip[9] = net::kProtoTcp;
-    store_be16(ip + 2, new_total);
-    store_be16(ip + 10, static_cast<uint16_t>(~sum));
+    net::rewrite_ipv4_proto_and_length(ip, net::kProtoTcp,
+                                       static_cast<uint16_t>(inner.l3_length + l4_len));
   } else {
     ip[inner.proto_offset] = net::kProtoTcp;
     net::set_ip_payload_length(ip, inner, l4_len);
@@ -220,11 +207,19 @@ DecapResult decapsulate(net::PacketBuffer& buf, const TcpSegment& seg, bool stri
   inner.proto = static_cast<uint8_t>(res.proto);
   inner.packet_length = static_cast<uint16_t>(seg.ip.l3_length + inner_len);
   buf.trim(static_cast<uint16_t>(buf.length() - (seg.payload_offset + inner_len)));
-  std::memmove(ip + seg.tcp_header_length, ip, seg.ip.l3_length);
+  if (seg.ip.l3_length == net::kIpv4HeaderLen) {  // constant size: inlined, no libc call
+    std::memmove(ip + seg.tcp_header_length, ip, net::kIpv4HeaderLen);
+  } else {
+    std::memmove(ip + seg.tcp_header_length, ip, seg.ip.l3_length);
+  }
   buf.adj(seg.tcp_header_length);
   ip = buf.data();
-  ip[inner.proto_offset] = inner.proto;
-  net::set_ip_payload_length(ip, inner, inner_len);
+  if (inner.family == net::IpFamily::kV4) {
+    net::rewrite_ipv4_proto_and_length(ip, inner.proto, inner.packet_length);
+  } else {
+    ip[inner.proto_offset] = inner.proto;
+    net::set_ip_payload_length(ip, inner, inner_len);
+  }
   if (res.proto == InnerProto::kIke) {
     uint8_t* udp = ip + inner.l3_length;
     store_be16(udp + 6, 0);

@@ -84,6 +84,22 @@ inline uint16_t checksum_swap(uint16_t sum) {
 uint16_t pseudo_header_sum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
                            uint32_t l4_length);
 
+// Sets an IPv4 header's protocol and total length and updates its checksum
+// from the old and new values (RFC 1624 eqn. 3): no pass over the header,
+// nothing read back right after it was written (which stalls on store
+// forwarding). A header whose checksum was right stays right. For the
+// framings that only change these two fields (pseudo-TCP in and out).
+inline void rewrite_ipv4_proto_and_length(uint8_t* ip, uint8_t proto, uint16_t total) {
+  const uint16_t old_word = load_be16(ip + 8);  // TTL, protocol
+  const uint16_t new_word = static_cast<uint16_t>((old_word & 0xff00) | proto);
+  uint16_t sum = static_cast<uint16_t>(~load_be16(ip + 10));
+  sum = checksum_add(checksum_sub(sum, old_word), new_word);
+  sum = checksum_add(checksum_sub(sum, load_be16(ip + 2)), total);
+  ip[9] = proto;
+  store_be16(ip + 2, total);
+  store_be16(ip + 10, static_cast<uint16_t>(~sum));
+}
+
 // The checksum field value for a complete sum (0 becomes 0xffff for UDP).
 inline uint16_t checksum_finish(uint16_t sum, bool udp = false) {
   uint16_t value = static_cast<uint16_t>(~sum);
