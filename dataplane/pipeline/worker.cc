@@ -293,8 +293,7 @@ void Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
   uint32_t h;
   std::memcpy(&h, route.next_hop.bytes.data() + (route.next_hop.is_v4() ? 0 : 12), 4);
   NextHopCache& c = next_hops_[(h ^ (h >> 16) ^ route.port) % kNextHopCache];
-  if (c.generation == generation && c.port == route.port &&
-      std::memcmp(&c.next_hop, &route.next_hop, sizeof(net::IpAddress)) == 0) {
+  if (c.generation == generation && c.port == route.port && c.next_hop == route.next_hop) {
     uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
     if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
     std::memcpy(eth, c.macs, 12);
