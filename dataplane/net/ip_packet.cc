@@ -1,5 +1,7 @@
 #include "dataplane/net/ip_packet.h"
 
+#include <immintrin.h>
+
 #include <cstring>
 
 namespace tcpsec::net {
@@ -207,6 +209,42 @@ inline uint16_t host_word(uint16_t v) {
   return (s0 & 0xffffffff) + (s0 >> 32) + c0;
 }
 
+// add_words for long data on CPUs with AVX2 (pseudo-TCP sums every ESP
+// packet it frames or receives: ~12% of a 1400-byte packet's cost with the
+// scalar loop). 64 bytes per step into 32-bit lanes that add the even and
+// the odd 16-bit words of their 4 bytes apart (x & 0xffff, x >> 16): a lane
+// grows by under 2^16 per step, so none overflows below 2^14 steps (1 MiB;
+// packets are at most 64 KiB), nor their sum. The lanes' total is congruent to the
+// word sum; the tail goes through the scalar loop. Chosen at run time, as
+// the build targets a baseline CPU.
+[[gnu::target("avx2")]] uint64_t add_words_avx2(uint64_t acc, const uint8_t* p, size_t n) {
+  const __m256i mask = _mm256_set1_epi32(0xffff);
+  __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+  __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
+  while (n >= 64) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    a0 = _mm256_add_epi32(a0, _mm256_and_si256(x, mask));
+    a1 = _mm256_add_epi32(a1, _mm256_srli_epi32(x, 16));
+    b0 = _mm256_add_epi32(b0, _mm256_and_si256(y, mask));
+    b1 = _mm256_add_epi32(b1, _mm256_srli_epi32(y, 16));
+    p += 64;
+    n -= 64;
+  }
+  const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(b0, b1));
+  alignas(32) uint32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sum);
+  uint64_t total = acc;
+  for (uint32_t lane : lanes) total += lane;
+  return add_words(total, p, n);
+}
+
+// add_words, on the vector path where it pays.
+inline uint64_t add_words_any(uint64_t acc, const uint8_t* p, size_t n) {
+  if (n >= 256 && __builtin_cpu_supports("avx2")) return add_words_avx2(acc, p, n);
+  return add_words(acc, p, n);
+}
+
 // Folds a value below 2^63 to 16 bits with end-around carries; only an
 // all-zero sum folds to 0.
 inline uint16_t fold(uint64_t s) {
@@ -230,7 +268,7 @@ uint64_t pseudo_header_words(const uint8_t* ip, const IpPacketInfo& info, uint8_
 }  // namespace
 
 uint16_t checksum_sum(std::span<const uint8_t> data) {
-  return host_word(fold(add_words(0, data.data(), data.size())));
+  return host_word(fold(add_words_any(0, data.data(), data.size())));
 }
 
 uint16_t pseudo_header_sum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
@@ -245,7 +283,7 @@ uint16_t internet_checksum(std::span<const uint8_t> data) {
 uint16_t l4_checksum(const uint8_t* ip, const IpPacketInfo& info, uint8_t proto,
                      std::span<const uint8_t> l4, bool udp) {
   uint64_t acc = pseudo_header_words(ip, info, proto, static_cast<uint32_t>(l4.size()));
-  return checksum_finish(host_word(fold(add_words(acc, l4.data(), l4.size()))), udp);
+  return checksum_finish(host_word(fold(add_words_any(acc, l4.data(), l4.size()))), udp);
 }
 
 }  // namespace tcpsec::net
