@@ -103,6 +103,13 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
     uint8_t* key = reinterpret_cast<uint8_t*>(&b.k4[b.n4]);
     std::memcpy(key, &w0, 8);
     std::memcpy(key + 8, &w1, 8);
+    // A flow classified before under the same policies: no rte_acl.
+    const spd::Spd& spd = gw_.ipsec()->spd();
+    uint32_t cached;
+    if (spd_cache_->find(spd.epoch(), b.k4[b.n4], cached)) {
+      counters_.add(Counter::kSpdCacheHits);
+      return spd_apply(*gw_.ipsec(), spd, m, cached, info);
+    }
     b.p4[b.n4] = &b.k4[b.n4];
     b.i4[b.n4] = info;
     b.m4[b.n4++] = m;
@@ -122,27 +129,30 @@ void Worker::spd_flush() {
   const spd::Spd& spd = ips->spd();
   if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
   if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
-  auto apply = [&](rte_mbuf* m, uint32_t result, const net::IpPacketInfo& info) {
-    spd::Verdict v = spd.verdict(result);
-    switch (v.action) {
-      case spd::Action::kBypass:
-        counters_.add(Counter::kSpdBypass);
-        return send_l3(m);
-      case spd::Action::kDiscard:
-        return drop(m, DropReason::kSpdDiscard);
-      case spd::Action::kProtect:
-        break;
-    }
-    // Traffic goes to a few SAs: the worker's cache answers without a hash
-    // probe while the SA table is unchanged.
-    OutboundSa* sa = ips->outbound(outbound_sas_, v.sa_spi);
-    if (!sa) return drop(m, DropReason::kEspNoSa);
-    esp_out_enqueue(m, sa, info);
-  };
   uint16_t n4 = b.n4, n6 = b.n6;
   b.n4 = b.n6 = 0;
-  for (uint16_t i = 0; i < n4; ++i) apply(b.m4[i], b.r4[i], b.i4[i]);
-  for (uint16_t i = 0; i < n6; ++i) apply(b.m6[i], b.r6[i], b.i6[i]);
+  for (uint16_t i = 0; i < n4; ++i) spd_cache_->insert(spd.epoch(), b.k4[i], b.r4[i]);
+  for (uint16_t i = 0; i < n4; ++i) spd_apply(*ips, spd, b.m4[i], b.r4[i], b.i4[i]);
+  for (uint16_t i = 0; i < n6; ++i) spd_apply(*ips, spd, b.m6[i], b.r6[i], b.i6[i]);
+}
+
+void Worker::spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
+                       const net::IpPacketInfo& info) {
+  spd::Verdict v = spd.verdict(result);
+  switch (v.action) {
+    case spd::Action::kBypass:
+      counters_.add(Counter::kSpdBypass);
+      return send_l3(m);
+    case spd::Action::kDiscard:
+      return drop(m, DropReason::kSpdDiscard);
+    case spd::Action::kProtect:
+      break;
+  }
+  // Traffic goes to a few SAs: the worker's cache answers without a hash
+  // probe while the SA table is unchanged.
+  OutboundSa* sa = ips.outbound(outbound_sas_, v.sa_spi);
+  if (!sa) return drop(m, DropReason::kEspNoSa);
+  esp_out_enqueue(m, sa, info);
 }
 
 void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info) {

@@ -20,6 +20,7 @@ Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std
   if (gw_.ipsec()) {
     esp_in_ = std::make_unique<EspInBatch>();
     spd_ = std::make_unique<SpdBatch>();
+    spd_cache_ = std::make_unique<spd::SpdFlowCache>();
     esp_out_ = std::make_unique<EspOutBatch>();
   }
 }

@@ -18,6 +18,7 @@
 #include "dataplane/ctcp/framing.h"
 #include "dataplane/esp/esp.h"
 #include "dataplane/pipeline/gateway.h"
+#include "dataplane/spd/spd_flow_cache.h"
 #include "dataplane/stats/counters.h"
 #include "dataplane/stats/drop_reason.h"
 
@@ -197,7 +198,11 @@ class Worker {
     std::array<net::IpPacketInfo, kEspBatch> i4, i6;
   };
   std::unique_ptr<SpdBatch> spd_;
+  std::unique_ptr<spd::SpdFlowCache> spd_cache_;  // IPv4 outbound classifications
   void spd_flush();
+  // The outbound policy's verdict for `m` (a classify() result of `spd`).
+  void spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
+                 const net::IpPacketInfo& info);
   std::unique_ptr<EspInBatch> esp_in_;
   std::unique_ptr<EspOutBatch> esp_out_;
   std::optional<crypto::CryptoEngine> engine_;

@@ -347,8 +347,8 @@ struct SpdPublisher::Impl {
   void swap_locked(std::unique_ptr<Spd> spd, std::atomic<const Spd*>& current) {
     std::unique_ptr<Spd> old = std::move(live);
     live = std::move(spd);
+    live->epoch_ = ++generation + 1;  // before readers can see it
     current.store(live.get(), std::memory_order_release);
-    ++generation;
     // Readers that loaded `old` may use it until their next quiescent state.
     retired.push_back({rte_rcu_qsbr_start(qsbr), std::move(old)});
     reclaim_locked();
@@ -394,6 +394,7 @@ Expected<std::unique_ptr<SpdPublisher>> SpdPublisher::create(const Options& opti
                          rte_strerror(rte_errno));
   }
   impl.live = std::move(*empty);
+  impl.live->epoch_ = 1;  // generation 0; epochs are generation + 1
   p->current_.store(impl.live.get(), std::memory_order_release);
   return p;
 }

@@ -134,6 +134,11 @@ class Spd {
     classify(d, keys.data(), out.data(), static_cast<uint32_t>(std::min(keys.size(), out.size())));
   }
 
+  // Which published Spd this is: unique per publisher (its generation() + 1
+  // when published; 0 for one never published). An Spd is immutable, so
+  // equal epochs mean equal answers (SpdFlowCache keys its entries with it).
+  uint64_t epoch() const { return epoch_; }
+
   // The verdict for a classify() result.
   Verdict verdict(uint32_t result) const {
     if (result >= verdicts_.size()) return Verdict{options_.default_action, 0, kNoPolicy};
@@ -147,7 +152,9 @@ class Spd {
   Action default_action() const { return options_.default_action; }
 
  private:
+  friend class SpdPublisher;  // sets epoch_ when publishing
   explicit Spd(const Options& options) : options_(options) {}
+  uint64_t epoch_ = 0;
   // [family (0 IPv4, 1 IPv6)][direction]; null when it has no rules.
   rte_acl_ctx* ctx_[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
   Options options_;

@@ -41,6 +41,7 @@ namespace tcpsec {
   X(kEspEncrypted, "esp_encrypted")                           \
   X(kEspDecrypted, "esp_decrypted")                           \
   X(kSpdBypass, "spd_bypass")                                 \
+  X(kSpdCacheHits, "spd_cache_hits")                          \
   X(kEspHandedOff, "esp_handed_off")                          \
   X(kNatKeepalives, "nat_keepalives")                         \
   X(kIkePunted, "ike_punted")                                 \

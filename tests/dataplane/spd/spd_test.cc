@@ -13,6 +13,7 @@
 
 #include "dataplane/config/config_loader.h"
 #include "dataplane/spd/policy.h"
+#include "dataplane/spd/spd_flow_cache.h"
 #include "tests/support/eal_environment.h"
 
 namespace tcpsec::spd {
@@ -577,6 +578,58 @@ TEST_F(SpdPublisherTest, StartsEmptyAndSwapsOnUpdate) {
   EXPECT_FALSE(s);
   EXPECT_EQ(pub->generation(), 1u);
   EXPECT_EQ(pub->current()->size(), 1u);
+}
+
+// Each published Spd has its own epoch; the flow cache answers what
+// classify() answered under the same epoch only, and a new policy set makes
+// every entry miss.
+TEST_F(SpdPublisherTest, FlowCacheHitsOnlyUnderTheSameSpd) {
+  auto pub = make();
+  ASSERT_TRUE(pub);
+  const uint64_t empty_epoch = pub->current()->epoch();
+  EXPECT_NE(empty_epoch, 0u);  // 0 marks an empty cache entry
+  Policy protect = policy(Direction::kOutbound, 1, Action::kProtect, 0x1001);
+  protect.match.local.push_back(prefix("10.0.0.0/8"));
+  ASSERT_TRUE(pub->update(std::vector<Policy>{protect}));
+  const Spd& spd = *pub->current();
+  EXPECT_NE(spd.epoch(), empty_epoch);
+
+  SpdFlowCache cache;
+  std::vector<SpdKey4> keys;
+  for (uint32_t i = 0; i < 3 * SpdFlowCache::kEntries; ++i) {
+    keys.push_back(make_key4(IpAddress::v4(0x0a000000 + i), ip("192.0.2.1"), kUdp, 1000, 53));
+  }
+  keys.push_back(make_key4(ip("11.0.0.1"), ip("192.0.2.1"), kUdp, 1000, 53));  // no policy
+  keys.push_back(SpdKey4{});  // all zero: must not hit an empty entry
+  uint32_t r = 0;
+  for (const SpdKey4& k : keys) EXPECT_FALSE(cache.find(spd.epoch(), k, r));
+  size_t hits = 0;
+  for (const SpdKey4& k : keys) {
+    const SpdKey4* p = &k;
+    uint32_t want = 12345;
+    spd.classify(Direction::kOutbound, &p, &want, 1);
+    cache.insert(spd.epoch(), k, want);
+    ASSERT_TRUE(cache.find(spd.epoch(), k, r));  // just inserted
+    EXPECT_EQ(r, want);
+  }
+  // More keys than entries: some were replaced, every hit is still right.
+  for (const SpdKey4& k : keys) {
+    const SpdKey4* p = &k;
+    uint32_t want = 12345;
+    spd.classify(Direction::kOutbound, &p, &want, 1);
+    if (cache.find(spd.epoch(), k, r)) {
+      ++hits;
+      EXPECT_EQ(r, want);
+    }
+  }
+  EXPECT_GT(hits, SpdFlowCache::kEntries / 2);
+  EXPECT_LT(hits, keys.size());
+
+  const uint64_t first = spd.epoch();  // `spd` is freed by the update (no readers)
+  ASSERT_TRUE(pub->update(std::vector<Policy>{policy(Direction::kOutbound, 1, Action::kBypass)}));
+  const uint64_t next = pub->current()->epoch();
+  EXPECT_NE(next, first);
+  for (const SpdKey4& k : keys) EXPECT_FALSE(cache.find(next, k, r));
 }
 
 TEST_F(SpdPublisherTest, OldSpdIsFreedOnlyAfterEveryReaderIsQuiescent) {
