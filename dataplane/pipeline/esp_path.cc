@@ -23,6 +23,21 @@ namespace tcpsec::pipeline {
 
 namespace {
 
+// The IPv4 SPD key (proto, 3 zero bytes, src, dst, ports; all but proto in
+// network order) as the two words of its memory image, composed in
+// registers: building it byte by byte and copying it stalled on store
+// forwarding. `ip` is the IPv4 header; ports in host order.
+inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, uint8_t proto, uint16_t sport,
+                                               uint16_t dport) {
+  static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
+  uint32_t src, dst;
+  std::memcpy(&src, ip + 12, 4);
+  std::memcpy(&dst, ip + 16, 4);
+  return {{uint64_t{proto} | uint64_t{src} << 32, uint64_t{dst} |
+                                                      uint64_t{rte_cpu_to_be_16(sport)} << 32 |
+                                                      uint64_t{rte_cpu_to_be_16(dport)} << 48}};
+}
+
 // Transport ports for the SPD (0 for protocols without them or fragments).
 void l4_ports(std::span<const uint8_t> l3, const net::IpPacketInfo& info, uint16_t& src,
               uint16_t& dst) {
@@ -89,27 +104,15 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   if (b.n4 == kEspBatch || b.n6 == kEspBatch) spd_flush();
   // Keys now, one rte_acl call per family for the whole burst in spd_flush().
   if (info.family == net::IpFamily::kV4) {
-    // The key as two words composed in registers and stored once each:
-    // make_key4's byte-wise temporary, copied as 16 bytes, stalled on store
-    // forwarding (SpdKey4: proto, 3 zero bytes, src, dst, ports; all but
-    // proto in network order).
-    static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
-    uint32_t src, dst;
-    std::memcpy(&src, view.data() + 12, 4);
-    std::memcpy(&dst, view.data() + 16, 4);
-    const uint64_t w0 = uint64_t{info.proto} | uint64_t{src} << 32;
-    const uint64_t w1 = uint64_t{dst} | uint64_t{rte_cpu_to_be_16(sport)} << 32 |
-                        uint64_t{rte_cpu_to_be_16(dport)} << 48;
-    uint8_t* key = reinterpret_cast<uint8_t*>(&b.k4[b.n4]);
-    std::memcpy(key, &w0, 8);
-    std::memcpy(key + 8, &w1, 8);
+    const spd::SpdFlowCache::Words k = spd_key4_words(view.data(), info.proto, sport, dport);
     // A flow classified before under the same policies: no rte_acl.
     const spd::Spd& spd = gw_.ipsec()->spd();
     uint32_t cached;
-    if (spd_cache_->find(spd.epoch(), b.k4[b.n4], cached)) {
+    if (spd_cache_->find(spd.epoch(), k, cached)) {
       counters_.add(Counter::kSpdCacheHits);
       return spd_apply(*gw_.ipsec(), spd, m, cached, info);
     }
+    std::memcpy(&b.k4[b.n4], k.w, sizeof k.w);
     b.p4[b.n4] = &b.k4[b.n4];
     b.i4[b.n4] = info;
     b.m4[b.n4++] = m;
@@ -120,6 +123,23 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
     b.i6[b.n6] = info;
     b.m6[b.n6++] = m;
   }
+}
+
+void Worker::spd_prefetch(const rte_mbuf* m) const {
+  // Only a hint, for the usual frame (IPv4 without options): a wrong guess
+  // costs one useless prefetch; protected_input builds the real key.
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (m->data_len < net::kEthHeaderLen + net::kIpv4HeaderLen + 4 ||
+      net::load_be16(eth + 12) != net::kEtherTypeIpv4) {
+    return;
+  }
+  const uint8_t* ip = eth + net::kEthHeaderLen;
+  if (ip[0] != 0x45) return;
+  const uint8_t proto = ip[9];
+  const bool ports = (proto == net::kProtoTcp || proto == net::kProtoUdp || proto == 132) &&
+                     (net::load_be16(ip + 6) & 0x3fff) == 0;
+  spd_cache_->prefetch(spd_key4_words(ip, proto, ports ? net::load_be16(ip + 20) : 0,
+                                      ports ? net::load_be16(ip + 22) : 0));
 }
 
 void Worker::spd_flush() {

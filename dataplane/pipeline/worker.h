@@ -200,6 +200,8 @@ class Worker {
   std::unique_ptr<SpdBatch> spd_;
   std::unique_ptr<spd::SpdFlowCache> spd_cache_;  // IPv4 outbound classifications
   void spd_flush();
+  // Prefetches the flow-cache entry of a frame that protected_input will see.
+  void spd_prefetch(const rte_mbuf* m) const;
   // The outbound policy's verdict for `m` (a classify() result of `spd`).
   void spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
                  const net::IpPacketInfo& info);

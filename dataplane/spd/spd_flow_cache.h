@@ -24,15 +24,29 @@ namespace tcpsec::spd {
 
 class SpdFlowCache {
  public:
+  // A key as the two 64-bit words of its memory image (SpdKey4 is 16 bytes).
+  struct Words {
+    uint64_t w[2];
+  };
+  static Words words(const SpdKey4& key) {
+    Words k;
+    std::memcpy(k.w, &key, sizeof k.w);
+    return k;
+  }
+
   // The cached classify() result of `key` under the Spd of `epoch`.
   bool find(uint64_t epoch, const SpdKey4& key, uint32_t& result) const {
-    uint64_t k[2];
-    std::memcpy(k, &key, sizeof k);
-    const Entry& e = entries_[slot(k)];
-    if (((e.key[0] ^ k[0]) | (e.key[1] ^ k[1]) | (e.epoch ^ epoch)) != 0) return false;
+    return find(epoch, words(key), result);
+  }
+  bool find(uint64_t epoch, const Words& k, uint32_t& result) const {
+    const Entry& e = entries_[slot(k.w)];
+    if (((e.key[0] ^ k.w[0]) | (e.key[1] ^ k.w[1]) | (e.epoch ^ epoch)) != 0) return false;
     result = e.result;
     return true;
   }
+  // Starts loading the entry of `k` (the table does not fit in L1): for a
+  // packet further down the burst, so its find() does not wait.
+  void prefetch(const Words& k) const { __builtin_prefetch(&entries_[slot(k.w)]); }
 
   void insert(uint64_t epoch, const SpdKey4& key, uint32_t result) {
     uint64_t k[2];
