@@ -259,7 +259,15 @@ DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo&
     store_be32(iv + 4, static_cast<uint32_t>(seq));
   }
   uint8_t* trailer = buf.append(static_cast<uint16_t>(back));
-  for (uint16_t i = 0; i < pad; ++i) trailer[i] = static_cast<uint8_t>(i + 1);
+  // Padding 1, 2, 3, ... (RFC 4303 2.4): one 16-byte copy where the trailer
+  // has room for it (pad and pad length are rewritten just after), else by
+  // byte (blocks are at most 16 bytes: pad < 16).
+  static constexpr uint8_t kPadding[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  if (back >= sizeof kPadding && pad <= sizeof kPadding) {
+    std::memcpy(trailer, kPadding, sizeof kPadding);
+  } else {
+    for (uint16_t i = 0; i < pad; ++i) trailer[i] = static_cast<uint8_t>(i + 1);
+  }
   trailer[pad] = static_cast<uint8_t>(pad);
   trailer[pad + 1] = next_header;
 

@@ -6,6 +6,7 @@
 // segment of an mbuf (see mbuf_view.h).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -65,20 +66,32 @@ class PacketBuffer {
 };
 
 // Unaligned big-endian accessors: packet fields are never assumed aligned.
-inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+// One load or store and a byte swap each (std::byteswap is C++23): the
+// byte-by-byte forms compiled to a store per byte, which the ESP and
+// pseudo-TCP header writers paid several times per packet.
+static_assert(std::endian::native == std::endian::little);
+inline uint16_t load_be16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return __builtin_bswap16(v);
+}
 inline uint32_t load_be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
 }
 inline uint64_t load_be64(const uint8_t* p) {
-  return uint64_t{load_be32(p)} << 32 | load_be32(p + 4);
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
 }
 inline void store_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
+  v = __builtin_bswap16(v);
+  std::memcpy(p, &v, 2);
 }
 inline void store_be32(uint8_t* p, uint32_t v) {
-  store_be16(p, static_cast<uint16_t>(v >> 16));
-  store_be16(p + 2, static_cast<uint16_t>(v));
+  v = __builtin_bswap32(v);
+  std::memcpy(p, &v, 4);
 }
 
 }  // namespace tcpsec::net
