@@ -456,6 +456,7 @@ Expected<ConnId> ConnectionTable::add(const FlowKey& key, ConnState state, uint1
   }
   impl.in_use[id] = 1;
   impl.live.fetch_add(1, std::memory_order_relaxed);
+  flow_generation_.fetch_add(1, std::memory_order_release);  // a cached miss is stale
   return id;
 }
 
@@ -595,7 +596,9 @@ void ConnectionTable::remove(ConnId id) {
   }
   std::vector<uint32_t>().swap(spis);
   c.esp_sa_count = 0;
+  // Before the record's grace period starts (FlowLookupCache, SA caches).
   esp_generation_.fetch_add(1, std::memory_order_release);
+  flow_generation_.fetch_add(1, std::memory_order_release);
   c.state_tsc = rte_rdtsc();
   c.state.store(ConnState::kClosing, std::memory_order_release);
   impl.live.fetch_sub(1, std::memory_order_relaxed);

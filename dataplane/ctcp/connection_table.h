@@ -57,6 +57,10 @@ class ConnectionTable {
   // lookup_esp returned stays the answer while this is unchanged, so an SA
   // may keep it (read the generation before the lookup). Never 0.
   uint64_t esp_generation() const { return esp_generation_.load(std::memory_order_acquire); }
+  // Changes whenever a flow is added or removed (before a removed record's
+  // grace period starts): lookup_flow's answer, a miss included, stays right
+  // while this is unchanged (FlowLookupCache). Never 0.
+  uint64_t flow_generation() const { return flow_generation_.load(std::memory_order_acquire); }
   Connection& at(ConnId id) { return records_[id]; }
   const Connection& at(ConnId id) const { return records_[id]; }
   uint32_t capacity() const { return options_.max_connections; }
@@ -110,6 +114,7 @@ class ConnectionTable {
   Options options_;
   Connection* records_ = nullptr;  // rte_zmalloc'd pool of max_connections
   std::atomic<uint64_t> esp_generation_{1};
+  std::atomic<uint64_t> flow_generation_{1};
   std::unique_ptr<Impl> impl_;
 };
 

@@ -84,7 +84,7 @@ void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
   ctcp::FlowKey key{net::ip_destination(view.bytes(), seg.ip), net::ip_source(view.bytes(), seg.ip),
                     seg.dst_port, seg.src_port};
   auto& table = gw_.connections();
-  ConnId id = table.lookup_flow(key);
+  ConnId id = flows_.lookup(table, key);
   if (id == kNoConn) return ctcp_no_connection(in, m, seg, key);
   Connection& c = table.at(id);
   ConnState state = c.state.load(std::memory_order_acquire);

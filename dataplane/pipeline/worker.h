@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dataplane/crypto/crypto_engine.h"
+#include "dataplane/ctcp/flow_lookup_cache.h"
 #include "dataplane/ctcp/framing.h"
 #include "dataplane/esp/esp.h"
 #include "dataplane/pipeline/gateway.h"
@@ -133,12 +134,13 @@ class Worker {
   Counters counters_;
   DropCounters drops_;
   uint64_t next_timer_tsc_ = 0;
-  uint64_t burst_tsc_ = 0;
+  uint64_t burst_tsc_ = 0;  // rte_rdtsc() at the start of this poll: "now" for per-packet stamps
   // SPI -> SA answers of the IPsec tables, kept while the tables are unchanged.
   sad::SaLookupCache inbound_sas_;
-  sad::SaLookupCache
-      outbound_sas_;           // rte_rdtsc() at the start of this poll: "now" for per-packet stamps
-  uint32_t timer_cursor_ = 0;  // connection sweep position
+  sad::SaLookupCache outbound_sas_;
+  // Flow -> connection answers for pseudo-TCP segments, kept while unchanged.
+  ctcp::FlowLookupCache flows_;
+  uint32_t timer_cursor_ = 0;   // connection sweep position
   net::MacAddress rx_src_mac_;  // source MAC of the frame being handled
   struct TxQueue {
     uint16_t count = 0;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/ctcp/flow_lookup_cache.h"
 #include "tests/support/eal_environment.h"
 
 namespace tcpsec::ctcp {
@@ -112,6 +113,43 @@ TEST_F(ConnectionTableTest, AddLookupRemoveV4AndV6) {
   auto bad = t->add(a, ConnState::kFree, 0, false);
   ASSERT_FALSE(bad);
   EXPECT_TRUE(contains(bad.error(), "192.0.2.1:40000")) << bad.error();
+}
+
+// The per-worker flow cache answers what lookup_flow answers after adds
+// (over cached misses), removals and a record's reuse for another flow; more
+// flows than entries collide and stay right.
+TEST_F(ConnectionTableTest, FlowLookupCacheFollowsAddsAndRemovals) {
+  auto t = make(small(256));
+  ASSERT_TRUE(t);
+  FlowLookupCache cache;
+  std::vector<FlowKey> keys;
+  for (uint16_t i = 0; i < 3 * FlowLookupCache::kEntries; ++i) {
+    keys.push_back(
+        flow(ip("192.0.2.1"), v4(0xc6336400 + i % 7), 443, static_cast<uint16_t>(1000 + i)));
+  }
+  keys.push_back(flow(ip("2001:db8::1"), ip("2001:db8::2"), 443, 1000));
+  auto check = [&](const char* when) {
+    for (int twice = 0; twice < 2; ++twice) {
+      for (const FlowKey& k : keys) ASSERT_EQ(cache.lookup(*t, k), t->lookup_flow(k)) << when;
+    }
+  };
+  check("empty");  // misses cached
+  std::vector<ConnId> ids;
+  for (size_t i = 0; i < keys.size(); i += 2) {
+    auto id = t->add(keys[i], ConnState::kEstablished, 0, false);
+    ASSERT_TRUE(id) << id.error();
+    ids.push_back(*id);
+  }
+  check("after adds");
+  EXPECT_NE(cache.lookup(*t, keys[0]), kNoConn);
+  for (size_t i = 0; i < ids.size(); i += 3) t->remove(ids[i]);
+  check("after removals");
+  EXPECT_EQ(cache.lookup(*t, keys[0]), kNoConn);
+  t->reclaim();  // no readers: removed records are free again
+  auto reused = t->add(keys[1], ConnState::kEstablished, 0, false);
+  ASSERT_TRUE(reused) << reused.error();
+  check("after reuse");
+  EXPECT_EQ(cache.lookup(*t, keys[1]), *reused);
 }
 
 TEST_F(ConnectionTableTest, RefusesDuplicateFlow) {
