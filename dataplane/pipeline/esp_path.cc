@@ -179,7 +179,7 @@ void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInf
   // PMTU: what ESP and the outer transport add must still fit the egress
   // MTU; otherwise fragment the inner packet (IPv4 without DF) or tell the
   // source the size that fits.
-  if (sa->egress_mtu != 0) {
+  if (sa->egress_mtu != 0 && info.packet_length > sa->max_inner) {
     uint32_t added = esp::esp_overhead(sa->esp, info.packet_length) +
                      (sa->encap == OuterEncap::kUdp         ? net::kUdpHeaderLen
                       : sa->encap == OuterEncap::kPseudoTcp ? ctcp::kOverhead

@@ -8,6 +8,9 @@
 #include <utility>
 
 #include "dataplane/config/config_loader.h"
+#include "dataplane/ctcp/ctcp_trailer.h"
+#include "dataplane/esp/esp.h"
+#include "dataplane/net/udp_encap.h"
 
 namespace tcpsec::pipeline {
 
@@ -281,7 +284,21 @@ Status Gateway::set_tcp_peers(const google::protobuf::RepeatedPtrField<v1::TcpPe
 void Gateway::resolve_egress(OutboundSa& sa) const {
   net::RouteResult route;
   if (sa.peer.family != net::IpFamily::kNone && routes_.lookup(sa.peer, route)) {
-    if (const Interface* out = interface(route.port)) sa.egress_mtu = out->mtu;
+    if (const Interface* out = interface(route.port)) {
+      sa.egress_mtu = out->mtu;
+      // ESP's overhead grows with the length only through padding, so
+      // length + overhead never decreases: scan down from the MTU.
+      const uint32_t outer = sa.encap == OuterEncap::kUdp         ? net::kUdpHeaderLen
+                             : sa.encap == OuterEncap::kPseudoTcp ? ctcp::kOverhead
+                                                                  : 0;
+      sa.max_inner = 0;
+      for (uint32_t len = sa.egress_mtu; len > 0; --len) {
+        if (len + esp::esp_overhead(sa.esp, static_cast<uint16_t>(len)) + outer <= sa.egress_mtu) {
+          sa.max_inner = static_cast<uint16_t>(len);
+          break;
+        }
+      }
+    }
     sa.route = route;
     sa.has_route = true;
   }

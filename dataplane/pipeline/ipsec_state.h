@@ -49,7 +49,10 @@ struct OutboundSa {
   net::IpAddress peer;
   unsigned owner = 0;
   uint16_t egress_mtu = 0;  // of the port towards `peer`; 0: unknown (no PMTU check)
-  bool has_route = false;   // `route` towards `peer`, fixed when installed
+  // The longest inner packet whose ESP and outer transport fit egress_mtu
+  // (set with it): the per-packet PMTU check is one compare.
+  uint16_t max_inner = 0;
+  bool has_route = false;  // `route` towards `peer`, fixed when installed
   net::RouteResult route;
   // Egress cache, read and written only by the owner worker (esp_sent):
   // the destination and source MACs of the frame towards route.next_hop,

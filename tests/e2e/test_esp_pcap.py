@@ -262,6 +262,28 @@ def test_ttl_one_is_not_forwarded(tmp_path):
     assert counters["counters"]["esp_encrypted"] == 1
 
 
+def test_pmtu_boundary_is_exact(tmp_path):
+    """The largest inner packet that fits is sent, one byte more is refused:
+    AES-GCM tunnel over IPv4 adds 20 + 8 + 8 + 2 + 16 bytes plus padding to 4,
+    so 1446 bytes make a 1500-byte ESP packet and 1447 would make 1504."""
+    fits = IP(src=LAN[4][0], dst=LAN[4][1], flags="DF") / UDP(sport=7, dport=7) / Raw(b"f" * 1418)
+    over = IP(src=LAN[4][0], dst=LAN[4][1], flags="DF") / UDP(sport=7, dport=7) / Raw(b"o" * 1419)
+    assert len(fits) == 1446 and len(over) == 1447
+    wrpcap(str(tmp_path / "protected-in.pcap"),
+           [Ether(src=HOST_MAC, dst=PROT_MAC) / fits, Ether(src=HOST_MAC, dst=PROT_MAC) / over])
+    wrpcap(str(tmp_path / "public-in.pcap"), [])
+    wrpcap(str(tmp_path / "local-in.pcap"), [])
+    counters = run_pcap(config("AES_GCM_128", "plain", 4, False), str(tmp_path), duration=1.0)
+    out = rdpcap(str(tmp_path / "public-out.pcap"))
+    assert [len(bytes(f)) - 14 for f in out] == [1500]
+    sa = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
+    inner = IP(bytes(sa.decrypt(strip_outer(out[0], "plain"))))
+    assert len(inner) == 1446 and inner.ttl == 63 and bytes(inner[UDP]) == bytes(fits[UDP])
+    icmp = rdpcap(str(tmp_path / "protected-out.pcap"))
+    assert len(icmp) == 1 and icmp[0][ICMP].type == 3 and icmp[0][ICMP].code == 4
+    assert counters["counters"]["pmtu_icmp_sent"] == 1
+
+
 def test_pmtu_inner_fragmentation_and_too_big(tmp_path):
     """A protected packet that no longer fits the public MTU once ESP is
     added: without DF it is fragmented before encryption (each fragment its
