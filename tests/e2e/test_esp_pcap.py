@@ -262,6 +262,17 @@ def test_ttl_one_is_not_forwarded(tmp_path):
     assert counters["counters"]["esp_encrypted"] == 1
 
 
+def run_protected_plain_gcm(tmp_path, packets):
+    """The protected host sends `packets` through tunnel 4 (AES-GCM-128,
+    plain ESP, MTU 1500): (ESP frames out, frames back to the host, counters)."""
+    wrpcap(str(tmp_path / "protected-in.pcap"), [Ether(src=HOST_MAC, dst=PROT_MAC) / p for p in packets])
+    wrpcap(str(tmp_path / "public-in.pcap"), [])
+    wrpcap(str(tmp_path / "local-in.pcap"), [])
+    counters = run_pcap(config("AES_GCM_128", "plain", 4, False), str(tmp_path), duration=1.0)
+    return (rdpcap(str(tmp_path / "public-out.pcap")), rdpcap(str(tmp_path / "protected-out.pcap")),
+            counters)
+
+
 def test_pmtu_boundary_is_exact(tmp_path):
     """The largest inner packet that fits is sent, one byte more is refused:
     AES-GCM tunnel over IPv4 adds 20 + 8 + 8 + 2 + 16 bytes plus padding to 4,
@@ -269,17 +280,11 @@ def test_pmtu_boundary_is_exact(tmp_path):
     fits = IP(src=LAN[4][0], dst=LAN[4][1], flags="DF") / UDP(sport=7, dport=7) / Raw(b"f" * 1418)
     over = IP(src=LAN[4][0], dst=LAN[4][1], flags="DF") / UDP(sport=7, dport=7) / Raw(b"o" * 1419)
     assert len(fits) == 1446 and len(over) == 1447
-    wrpcap(str(tmp_path / "protected-in.pcap"),
-           [Ether(src=HOST_MAC, dst=PROT_MAC) / fits, Ether(src=HOST_MAC, dst=PROT_MAC) / over])
-    wrpcap(str(tmp_path / "public-in.pcap"), [])
-    wrpcap(str(tmp_path / "local-in.pcap"), [])
-    counters = run_pcap(config("AES_GCM_128", "plain", 4, False), str(tmp_path), duration=1.0)
-    out = rdpcap(str(tmp_path / "public-out.pcap"))
+    out, icmp, counters = run_protected_plain_gcm(tmp_path, [fits, over])
     assert [len(bytes(f)) - 14 for f in out] == [1500]
     sa = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
     inner = IP(bytes(sa.decrypt(strip_outer(out[0], "plain"))))
     assert len(inner) == 1446 and inner.ttl == 63 and bytes(inner[UDP]) == bytes(fits[UDP])
-    icmp = rdpcap(str(tmp_path / "protected-out.pcap"))
     assert len(icmp) == 1 and icmp[0][ICMP].type == 3 and icmp[0][ICMP].code == 4
     assert counters["counters"]["pmtu_icmp_sent"] == 1
 
@@ -292,17 +297,11 @@ def test_pmtu_inner_fragmentation_and_too_big(tmp_path):
     sa = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
     big = IP(src=LAN[4][0], dst=LAN[4][1], flags=0, id=0x4444) / UDP(sport=7, dport=7) / Raw(b"z" * 1452)
     big_df = IP(src=LAN[4][0], dst=LAN[4][1], flags="DF") / UDP(sport=7, dport=7) / Raw(b"z" * 1452)
-    wrpcap(str(tmp_path / "protected-in.pcap"),
-           [Ether(src=HOST_MAC, dst=PROT_MAC) / big, Ether(src=HOST_MAC, dst=PROT_MAC) / big_df])
-    wrpcap(str(tmp_path / "public-in.pcap"), [])
-    wrpcap(str(tmp_path / "local-in.pcap"), [])
-    counters = run_pcap(config("AES_GCM_128", "plain", 4, False), str(tmp_path), duration=1.0)
-    out = rdpcap(str(tmp_path / "public-out.pcap"))
+    out, icmp, counters = run_protected_plain_gcm(tmp_path, [big, big_df])
     assert len(out) == 2 and all(len(bytes(f)) - 14 <= 1500 for f in out)
     frags = [IP(bytes(sa.decrypt(strip_outer(f, "plain")))) for f in out]
     assert frags[0].flags == "MF" and frags[1].frag > 0
     assert b"".join(bytes(f.payload) for f in frags) == bytes(big[UDP])
-    icmp = rdpcap(str(tmp_path / "protected-out.pcap"))
     assert len(icmp) == 1 and icmp[0][ICMP].type == 3 and icmp[0][ICMP].code == 4
     # What fits: 1500 minus outer IPv4 (20), ESP header (8), IV (8), trailer
     # (2 + padding) and ICV (16), rounded down for the 4-byte alignment.
