@@ -1,6 +1,7 @@
 // SPD classification (rte_acl) of bursts of 32 packets at 10, 1K and 10K
-// policies, IPv4 and IPv6, and SaTable lookups (single and bulk of 32) at 1K
-// and 64K SAs. Packets are spread over every policy, in a random order, and
+// policies, IPv4 and IPv6, the worker's SPD flow cache answering 1024 known
+// flows instead, and SaTable lookups (single and bulk of 32) at 1K and 64K
+// SAs. Packets are spread over every policy, in a random order, and
 // about one in eight matches none (default action).
 //
 //   ninja -C build-spd bench/spd_bench && build-spd/bench/spd_bench
@@ -19,6 +20,7 @@
 
 #include "dataplane/sad/sa_table.h"
 #include "dataplane/spd/spd.h"
+#include "dataplane/spd/spd_flow_cache.h"
 #include "tests/support/eal_environment.h"
 
 namespace tcpsec {
@@ -133,6 +135,43 @@ class SpdFixture {
   std::vector<const spd::SpdKey4*> ptrs4_;
   std::vector<const spd::SpdKey6*> ptrs6_;
 };
+
+// The flow cache's probe for 1024 flows classified before (the pps
+// harness's flow count), cycled in order: hit = share of probes answered
+// (colliding flows evict each other and miss).
+template <typename Cache, typename Key>
+void flow_cache_probe(benchmark::State& state, SpdFixture& f, const Key* const* keys) {
+  auto cache = std::make_unique<Cache>();
+  const spd::Spd& s = f.spd();
+  constexpr uint32_t kFlows = 1024;
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    uint32_t r;
+    s.classify(spd::Direction::kOutbound, &keys[i], &r, 1);
+    cache->insert(s.epoch(), *keys[i], r);
+  }
+  uint32_t i = 0;
+  uint64_t hits = 0;
+  for (auto _ : state) {
+    uint32_t r = 0;
+    hits += cache->find(s.epoch(), *keys[i], r);
+    benchmark::DoNotOptimize(r);
+    i = (i + 1) % kFlows;
+  }
+  per_packet(state, state.iterations());
+  state.counters["hit"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
+}
+
+void flow_cache_probe(benchmark::State& state, SpdFixture& f) {
+  if (!f.ready()) {
+    state.SkipWithError(f.error().c_str());
+    return;
+  }
+  if (f.v6()) {
+    flow_cache_probe<spd::SpdFlowCache6>(state, f, f.keys6(0));
+  } else {
+    flow_cache_probe<spd::SpdFlowCache>(state, f, f.keys4(0));
+  }
+}
 
 void classify_burst32(benchmark::State& state, SpdFixture& f) {
   if (!f.ready()) {
@@ -267,6 +306,11 @@ int main(int argc, char** argv) {
                                  std::to_string(n) + "_policies";
         benchmark::RegisterBenchmark(name.c_str(),
                                      [f](benchmark::State& st) { classify_burst32(st, *f); });
+        if (n == 10) {
+          benchmark::RegisterBenchmark(
+              (std::string("spd_flow_cache_hit/") + (v6 ? "ipv6" : "ipv4") + "/1024_flows").c_str(),
+              [f](benchmark::State& st) { flow_cache_probe(st, *f); });
+        }
       }
     }
     SaFixture sa1k(1u << 10), sa64k(1u << 16);

@@ -119,6 +119,12 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   } else {
     b.k6[b.n6] = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
                                 rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+    const spd::Spd& spd = gw_.ipsec()->spd();
+    uint32_t cached;
+    if (spd_cache6_->find(spd.epoch(), b.k6[b.n6], cached)) {
+      counters_.add(Counter::kSpdCacheHits);
+      return spd_apply(*gw_.ipsec(), spd, m, cached, info);
+    }
     b.p6[b.n6] = &b.k6[b.n6];
     b.i6[b.n6] = info;
     b.m6[b.n6++] = m;
@@ -152,6 +158,7 @@ void Worker::spd_flush() {
   uint16_t n4 = b.n4, n6 = b.n6;
   b.n4 = b.n6 = 0;
   for (uint16_t i = 0; i < n4; ++i) spd_cache_->insert(spd.epoch(), b.k4[i], b.r4[i]);
+  for (uint16_t i = 0; i < n6; ++i) spd_cache6_->insert(spd.epoch(), b.k6[i], b.r6[i]);
   for (uint16_t i = 0; i < n4; ++i) spd_apply(*ips, spd, b.m4[i], b.r4[i], b.i4[i]);
   for (uint16_t i = 0; i < n6; ++i) spd_apply(*ips, spd, b.m6[i], b.r6[i], b.i6[i]);
 }

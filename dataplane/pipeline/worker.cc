@@ -21,6 +21,7 @@ Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std
     esp_in_ = std::make_unique<EspInBatch>();
     spd_ = std::make_unique<SpdBatch>();
     spd_cache_ = std::make_unique<spd::SpdFlowCache>();
+    spd_cache6_ = std::make_unique<spd::SpdFlowCache6>();
     esp_out_ = std::make_unique<EspOutBatch>();
   }
 }

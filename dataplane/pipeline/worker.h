@@ -200,7 +200,8 @@ class Worker {
     std::array<net::IpPacketInfo, kEspBatch> i4, i6;
   };
   std::unique_ptr<SpdBatch> spd_;
-  std::unique_ptr<spd::SpdFlowCache> spd_cache_;  // IPv4 outbound classifications
+  std::unique_ptr<spd::SpdFlowCache> spd_cache_;    // IPv4 outbound classifications
+  std::unique_ptr<spd::SpdFlowCache6> spd_cache6_;  // IPv6
   void spd_flush();
   // Prefetches the flow-cache entry of a frame that protected_input will see.
   void spd_prefetch(const rte_mbuf* m) const;

@@ -632,6 +632,44 @@ TEST_F(SpdPublisherTest, FlowCacheHitsOnlyUnderTheSameSpd) {
   for (const SpdKey4& k : keys) EXPECT_FALSE(cache.find(next, k, r));
 }
 
+// The IPv6 cache: hits answer what classify() answers, under the same Spd only.
+TEST_F(SpdPublisherTest, Ipv6FlowCacheHitsOnlyUnderTheSameSpd) {
+  auto pub = make();
+  ASSERT_TRUE(pub);
+  Policy protect = policy(Direction::kOutbound, 1, Action::kProtect, 0x1001);
+  protect.match.local.push_back(prefix("2001:db8::/32"));
+  ASSERT_TRUE(pub->update(std::vector<Policy>{protect}));
+  const Spd& spd = *pub->current();
+  SpdFlowCache6 cache;
+  std::vector<SpdKey6> keys;
+  for (uint32_t i = 0; i < 2 * SpdFlowCache6::kEntries; ++i) {
+    IpAddress src = ip(i % 2 ? "2001:db8::1" : "2001:db9::1");  // every other: no policy
+    src.bytes[12] = static_cast<uint8_t>(i >> 8);
+    src.bytes[13] = static_cast<uint8_t>(i);
+    keys.push_back(make_key6(src, ip("2001:db8:ffff::1"), kTcp, 1000, 443));
+  }
+  keys.push_back(SpdKey6{});
+  uint32_t r = 0, hits = 0;
+  for (const SpdKey6& k : keys) EXPECT_FALSE(cache.find(spd.epoch(), k, r));
+  auto classify = [&](const SpdKey6& k) {
+    const SpdKey6* p = &k;
+    uint32_t want = 12345;
+    spd.classify(Direction::kOutbound, &p, &want, 1);
+    return want;
+  };
+  for (const SpdKey6& k : keys) cache.insert(spd.epoch(), k, classify(k));
+  for (const SpdKey6& k : keys) {
+    if (!cache.find(spd.epoch(), k, r)) continue;
+    ++hits;
+    EXPECT_EQ(r, classify(k));
+  }
+  EXPECT_GT(hits, SpdFlowCache6::kEntries / 2);
+  const uint64_t first = spd.epoch();  // `spd` is freed by the update (no readers)
+  ASSERT_TRUE(pub->update(std::vector<Policy>{policy(Direction::kOutbound, 1, Action::kBypass)}));
+  EXPECT_NE(pub->current()->epoch(), first);
+  for (const SpdKey6& k : keys) EXPECT_FALSE(cache.find(pub->current()->epoch(), k, r));
+}
+
 TEST_F(SpdPublisherTest, OldSpdIsFreedOnlyAfterEveryReaderIsQuiescent) {
   auto pub = make();
   ASSERT_TRUE(pub);
