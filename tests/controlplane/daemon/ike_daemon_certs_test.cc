@@ -15,6 +15,7 @@
 #include "controlplane/daemon/ike_daemon.h"
 #include "controlplane/link/mock_dataplane_link.h"
 #include "tests/controlplane/certs/test_pki.h"
+#include "tests/controlplane/daemon/daemon_pair.h"
 
 namespace tcpsec::daemon {
 namespace {
@@ -23,6 +24,9 @@ using namespace std::chrono_literals;
 using certs::testing::Issued;
 using certs::testing::TempDir;
 using certs::testing::TestCa;
+using testing::eventually;
+using testing::Pump;
+using testing::Side;
 
 constexpr const char* kA = "192.0.2.10";
 constexpr const char* kB = "192.0.2.20";
@@ -58,93 +62,6 @@ v1::GatewayConfig config(bool a_side, const Creds& me, bool validate = true) {
   return ikeconfig::with_defaults(*parsed);
 }
 
-// One side: a daemon on a mock link, on its own thread.
-struct Side {
-  link::MockDataplaneLink link;
-  std::unique_ptr<IkeDaemon> daemon;
-  std::thread thread;
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::vector<v1::GatewayEvent> events;
-
-  explicit Side(v1::GatewayConfig c) {
-    daemon = std::make_unique<IkeDaemon>(std::move(c), link);
-    daemon->set_event_sink([this](const v1::GatewayEvent& e) {
-      std::lock_guard lock(mu);
-      events.push_back(e);
-    });
-  }
-  void start() {
-    ASSERT_TRUE(daemon->start());
-    thread = std::thread([this] { daemon->run(stop); });
-  }
-  ~Side() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-  bool saw(const std::string& kind) {
-    std::lock_guard lock(mu);
-    for (const auto& e : events)
-      if (e.kind() == kind) return true;
-    return false;
-  }
-  std::string event_text() {
-    std::lock_guard lock(mu);
-    std::string s;
-    for (const auto& e : events) s += e.kind() + ": " + e.message() + "\n";
-    return s;
-  }
-};
-
-v1::PacketIn arrive(const v1::PacketOut& out) {
-  v1::PacketIn in;
-  in.set_transport(out.transport());
-  in.set_port("public");
-  in.set_local_address(out.peer_address());
-  in.set_peer_address(out.local_address());
-  in.set_local_port(out.peer_port());
-  in.set_peer_port(out.local_port());
-  in.set_ike(out.ike());
-  return in;
-}
-
-// Carries packets both ways; counts the bytes of the largest (CERTs make
-// IKE_AUTH big).
-struct Pump {
-  Side& a;
-  Side& b;
-  std::atomic<bool> stop{false};
-  std::atomic<size_t> largest{0};
-  std::thread thread;
-  Pump(Side& a_, Side& b_) : a(a_), b(b_) {
-    thread = std::thread([this] {
-      while (!stop) {
-        for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-          for (const auto& p : from->link.take_sent()) {
-            largest = std::max(largest.load(), p.ike().size());
-            to->link.deliver(arrive(p));
-          }
-        }
-        std::this_thread::sleep_for(2ms);
-      }
-    });
-  }
-  ~Pump() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-};
-
-template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds limit = 5s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
-}
-
 bool installed_outbound(Side& s) {
   for (const auto& r : s.link.applied())
     for (const auto& sa : r.add_sas())
@@ -170,6 +87,7 @@ void expect_up(const std::string& a_kind, const std::string& b_kind) {
   Creds cb = pki.issue(pki.ca, "b", b_kind, {"DNS:b.test", "IP:192.0.2.20"}, "fqdn:b.test");
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
+  pump.start();
   b.start();
   a.start();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("child_up"); }))
@@ -205,6 +123,7 @@ TEST(IkeDaemonCerts, InitiatorFromAnUntrustedCaIsRefused) {
   Creds cb = pki.issue(pki.ca, "b", "ec256", {"DNS:b.test"}, "fqdn:b.test");
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
+  pump.start();
   b.start();
   a.start();
   ASSERT_TRUE(eventually([&] { return b.saw("auth_failed") && a.saw("ike_down"); }))
@@ -226,6 +145,7 @@ TEST(IkeDaemonCerts, ResponderFromAnUntrustedCaIsRefusedByTheInitiator) {
   cb.cas = {pki.rogue.cert_path, pki.ca.cert_path};  // B trusts both
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
+  pump.start();
   b.start();
   a.start();
   ASSERT_TRUE(eventually([&] { return a.saw("auth_failed"); })) << a.event_text() << b.event_text();
@@ -246,6 +166,7 @@ TEST(IkeDaemonCerts, IdentityNotInTheCertificateIsRefused) {
   EXPECT_FALSE(ikeconfig::validate_gateway_config(liar));
   Side a(liar), b(config(false, cb));
   Pump pump(a, b);
+  pump.start();
   b.start();
   a.start();
   ASSERT_TRUE(eventually([&] { return b.saw("auth_failed") && a.saw("ike_down"); }))

@@ -14,11 +14,15 @@
 #include "controlplane/config/gateway_config.h"
 #include "controlplane/daemon/ike_daemon.h"
 #include "controlplane/link/mock_dataplane_link.h"
+#include "tests/controlplane/daemon/daemon_pair.h"
 
 namespace tcpsec::daemon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::eventually;
+using testing::Pump;
+using testing::Side;
 
 constexpr const char* kA = "192.0.2.10";
 constexpr const char* kB = "192.0.2.20";
@@ -57,94 +61,6 @@ v1::GatewayConfig config(bool a_side, const std::string& psk, const std::string&
   auto s = ikeconfig::validate_gateway_config(*parsed);
   EXPECT_TRUE(s) << s.message();
   return ikeconfig::with_defaults(*parsed);
-}
-
-// One side: a daemon on a mock link, running on its own thread.
-struct Side {
-  link::MockDataplaneLink link;
-  std::unique_ptr<IkeDaemon> daemon;
-  std::thread thread;
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::vector<v1::GatewayEvent> events;
-
-  explicit Side(v1::GatewayConfig c) {
-    daemon = std::make_unique<IkeDaemon>(std::move(c), link);
-    daemon->set_event_sink([this](const v1::GatewayEvent& e) {
-      std::lock_guard lock(mu);
-      events.push_back(e);
-    });
-  }
-  void start() {
-    ASSERT_TRUE(daemon->start());
-    thread = std::thread([this] { daemon->run(stop); });
-  }
-  ~Side() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-  bool saw(const std::string& kind) {
-    std::lock_guard lock(mu);
-    for (const auto& e : events)
-      if (e.kind() == kind) return true;
-    return false;
-  }
-  std::string event_text() {
-    std::lock_guard lock(mu);
-    std::string s;
-    for (const auto& e : events) s += e.kind() + ": " + e.message() + "\n";
-    return s;
-  }
-};
-
-v1::PacketIn arrive(const v1::PacketOut& out) {
-  v1::PacketIn in;
-  in.set_transport(out.transport());
-  in.set_port("public");
-  in.set_local_address(out.peer_address());
-  in.set_peer_address(out.local_address());
-  in.set_local_port(out.peer_port());
-  in.set_peer_port(out.local_port());
-  in.set_ike(out.ike());
-  return in;
-}
-
-// Carries packets both ways until stopped; `drop(packet)` loses one.
-struct Pump {
-  Side& a;
-  Side& b;
-  std::function<bool(const v1::PacketOut&)> drop = [](const v1::PacketOut&) { return false; };
-  std::atomic<bool> stop{false};
-  std::atomic<int> udp_seen{0}, tcp_seen{0};
-  std::thread thread;
-  Pump(Side& a_, Side& b_) : a(a_), b(b_) {}
-  void start() {
-    thread = std::thread([this] {
-      while (!stop) {
-        for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-          for (const auto& p : from->link.take_sent()) {
-            (p.transport() == v1::TRANSPORT_UDP ? udp_seen : tcp_seen)++;
-            if (!drop(p)) to->link.deliver(arrive(p));
-          }
-        }
-        std::this_thread::sleep_for(2ms);
-      }
-    });
-  }
-  ~Pump() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-};
-
-template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds limit = 5s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
 }
 
 const v1::SecurityAssociation* find_sa(const std::vector<v1::ApplyRequest>& applied,
