@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "common/event_hub.h"
+#include "common/unix_socket_server.h"
 #include "controlplane/config/gateway_config.h"
 #include "tcpsec/v1/gateway.grpc.pb.h"
 
@@ -106,14 +107,12 @@ Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string&
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 #endif
   grpc::ServerBuilder builder;
-  const std::string where = "unix_socket \"" + unix_socket + "\": ";
+  // unix_socket "" is allowed (no local socket: the operator endpoint, if any).
+  const std::string where =
+      unix_socket.empty() ? "Gateway service: " : "unix_socket \"" + unix_socket + "\": ";
   if (!unix_socket.empty()) {
-    struct stat st {};
-    if (lstat(unix_socket.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
-      unlink(unix_socket.c_str());
-    }
-    builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+    if (Status s = common::prepare_unix_socket(unix_socket, where); !s) return s;
+    common::listen_on_unix_socket(builder, unix_socket);
   }
   int tcp_port = 0;
   if (endpoint) {
@@ -130,20 +129,13 @@ Expected<std::unique_ptr<GatewayServer>> GatewayServer::start(const std::string&
     builder.AddListeningPort(endpoint->listen(), grpc::SslServerCredentials(tls), &tcp_port);
   }
   builder.RegisterService(impl->service.get());
-  mode_t old_mask = umask(0117);
-  impl->server = builder.BuildAndStart();
-  umask(old_mask);
-  // Health by service name too (grpc.health.v1: "" is the whole server).
-  if (impl->server)
-    if (auto* health = impl->server->GetHealthCheckService())
-      health->SetServingStatus("tcpsec.v1.Gateway", true);
-  if (!impl->server) return Status::error("Gateway service: cannot listen (see gRPC's log above)");
+  auto server = common::start_server(builder, unix_socket, "tcpsec.v1.Gateway", where);
+  if (!server) return server.status();
+  impl->server = std::move(*server);
   if (endpoint && tcp_port == 0) {
     impl->server->Shutdown();
     return Status::error("operator_endpoint.listen: cannot listen on " + endpoint->listen());
   }
-  if (!unix_socket.empty() && chmod(unix_socket.c_str(), 0660) != 0)
-    return Status::error(where + "chmod 0660: " + std::strerror(errno));
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(impl)));
 }
 

@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 
 #include "common/event_hub.h"
+#include "common/unix_socket_server.h"
 #include "dataplane/rpc/packet_stream.h"
 #include "dataplane/stats/counters.h"
 #include "dataplane/stats/drop_reason.h"
@@ -279,16 +280,7 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
     const std::string& unix_socket, pipeline::Gateway& gateway, pipeline::StateStore& store,
     const Workers& workers, std::chrono::steady_clock::time_point started) {
   const std::string where = "rpc.unix_socket \"" + unix_socket + "\": ";
-  if (unix_socket.empty()) return Status::error(where + "empty path");
-  if (unix_socket.size() >= sizeof(sockaddr_un::sun_path))
-    return Status::error(where + "longer than " +
-                         std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
-  struct stat st {};
-  if (lstat(unix_socket.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Status::error(where + "exists and is not a socket");
-    if (unlink(unix_socket.c_str()) != 0)
-      return Status::error(where + "cannot remove the stale socket: " + std::strerror(errno));
-  }
+  if (Status s = common::prepare_unix_socket(unix_socket, where); !s) return s;
 
   auto impl = std::make_unique<Impl>();
   impl->path = unix_socket;
@@ -298,29 +290,16 @@ Expected<std::unique_ptr<DataplaneServer>> DataplaneServer::start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 #endif
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + unix_socket, grpc::InsecureServerCredentials());
+  common::listen_on_unix_socket(builder, unix_socket);
   builder.RegisterService(impl->service.get());
   // A few threads are plenty for an operator's and a control plane's calls.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
   // Streams (events, packets) each hold a thread for their lifetime.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
-  // The socket is created with mode 0660 from the start (umask), not opened
-  // wider and narrowed afterwards. Start-up is single-threaded here as far as
-  // file creation goes, so the process-wide umask is safe to switch.
-  mode_t old_mask = umask(0117);
-  impl->server = builder.BuildAndStart();
-  umask(old_mask);
-  // Health by service name too (grpc.health.v1: "" is the whole server).
-  if (impl->server)
-    if (auto* health = impl->server->GetHealthCheckService())
-      health->SetServingStatus("tcpsec.v1.Dataplane", true);
-  if (!impl->server) return Status::error(where + "cannot listen (see gRPC's log above)");
-  if (chmod(unix_socket.c_str(), 0660) != 0) {
-    int err = errno;
-    impl->server->Shutdown();
-    return Status::error(where + "chmod 0660: " + std::strerror(err));
-  }
+  auto server = common::start_server(builder, unix_socket, "tcpsec.v1.Dataplane", where);
+  if (!server) return server.status();
+  impl->server = std::move(*server);
   return std::unique_ptr<DataplaneServer>(new DataplaneServer(std::move(impl)));
 }
 
