@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/ctl_client.h"
 #include "cli/ctl_output.h"
 #include "tcpsec/v1/gateway.grpc.pb.h"
 
@@ -46,10 +47,12 @@ const char* or_dash(const std::string& s) {
   return s.empty() ? "-" : s.c_str();
 }
 
-class IkeCtl {
+using IkeClient = RpcClient<v1::Gateway::Stub, IkeOptions, /*kJsonByDefault=*/false>;
+
+class IkeCtl : IkeClient {
  public:
   IkeCtl(const IkeOptions& o, const std::shared_ptr<grpc::Channel>& channel)
-      : o_(o), stub_(v1::Gateway::NewStub(channel)) {}
+      : IkeClient(o, v1::Gateway::NewStub(channel)) {}
 
   int run() {
     const std::string& c = o_.command;
@@ -99,33 +102,6 @@ class IkeCtl {
  private:
   using Stub = v1::Gateway::Stub;
 
-  void deadline(grpc::ClientContext& ctx) const {
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::duration<double>(o_.timeout_s)));
-  }
-
-  int fail(const grpc::Status& s) const {
-    std::fprintf(stderr, "tcpsecctl: %s on unix:%s failed: %s (%d)\n", o_.command.c_str(),
-                 o_.socket.c_str(), s.error_message().c_str(), static_cast<int>(s.error_code()));
-    return 1;
-  }
-
-  // A unary call; its reply printed by `table`, or as JSON when --json
-  // applies to the command.
-  template <typename Request, typename Reply, typename Table>
-  int unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
-            const Request& request, Table table, bool json_ok = false) {
-    grpc::ClientContext ctx;
-    deadline(ctx);
-    Reply reply;
-    grpc::Status s = (stub_.get()->*method)(&ctx, request, &reply);
-    if (!s.ok()) return fail(s);
-    if (o_.json && json_ok) return print_json(reply) ? 0 : 1;
-    table(reply);
-    return 0;
-  }
-
   int watch() {
     grpc::ClientContext ctx;
     if (o_.timeout_given) deadline(ctx);
@@ -148,9 +124,6 @@ class IkeCtl {
     grpc::Status s = reader->Finish();
     return s.ok() ? 0 : fail(s);
   }
-
-  const IkeOptions& o_;
-  std::unique_ptr<Stub> stub_;
 };
 
 }  // namespace

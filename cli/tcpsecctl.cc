@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/ctl_client.h"
 #include "cli/ctl_ike.h"
 #include "cli/ctl_output.h"
 #include "cli/ctl_state.h"
@@ -210,10 +211,12 @@ bool parse(int argc, char** argv, Options& o) {
   return false;
 }
 
-class Ctl {
+using DataplaneClient = tcpsecctl::RpcClient<v1::Dataplane::Stub, Options, /*kJsonByDefault=*/true>;
+
+class Ctl : DataplaneClient {
  public:
   Ctl(const Options& o, std::shared_ptr<grpc::Channel> channel)
-      : o_(o), stub_(v1::Dataplane::NewStub(channel)) {}
+      : DataplaneClient(o, v1::Dataplane::NewStub(channel)) {}
 
   int run() {
     const std::string& c = o_.command;
@@ -234,32 +237,6 @@ class Ctl {
 
  private:
   using Stub = v1::Dataplane::Stub;
-
-  void deadline(grpc::ClientContext& ctx) const {
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::duration<double>(o_.timeout_s)));
-  }
-
-  int fail(const grpc::Status& s) const {
-    std::fprintf(stderr, "tcpsecctl: %s on unix:%s failed: %s (%d)\n", o_.command.c_str(),
-                 o_.socket.c_str(), s.error_message().c_str(), static_cast<int>(s.error_code()));
-    return 1;
-  }
-
-  // A unary call; its reply printed as JSON or by `table`.
-  template <typename Request, typename Reply, typename Table>
-  int unary(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
-            const Request& request, Table table) {
-    grpc::ClientContext ctx;
-    deadline(ctx);
-    Reply reply;
-    grpc::Status s = (stub_.get()->*method)(&ctx, request, &reply);
-    if (!s.ok()) return fail(s);
-    if (o_.json) return print_json(reply) ? 0 : 1;
-    table(reply);
-    return 0;
-  }
 
   std::function<void(const v1::CountersReply&)> counters = [this](const v1::CountersReply& r) {
     tcpsecctl::print_counters(r, o_.all);
@@ -353,9 +330,6 @@ class Ctl {
       for (uint32_t spi : r.spis()) std::printf("%s\n", tcpsecctl::spi_hex(spi).c_str());
     });
   }
-
-  const Options& o_;
-  std::unique_ptr<Stub> stub_;
 };
 
 }  // namespace
