@@ -100,6 +100,13 @@ struct Pump {
       }
     });
   }
+  // Starts the pump, then b (the responder), then a (the initiator), so
+  // that a's first IKE_SA_INIT finds b running.
+  void start_all() {
+    start();
+    b.start();
+    a.start();
+  }
   ~Pump() {
     stop = true;
     if (thread.joinable()) thread.join();

@@ -87,9 +87,7 @@ void expect_up(const std::string& a_kind, const std::string& b_kind) {
   Creds cb = pki.issue(pki.ca, "b", b_kind, {"DNS:b.test", "IP:192.0.2.20"}, "fqdn:b.test");
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("child_up"); }))
       << "A:\n"
       << a.event_text() << "B:\n"
@@ -123,9 +121,7 @@ TEST(IkeDaemonCerts, InitiatorFromAnUntrustedCaIsRefused) {
   Creds cb = pki.issue(pki.ca, "b", "ec256", {"DNS:b.test"}, "fqdn:b.test");
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return b.saw("auth_failed") && a.saw("ike_down"); }))
       << a.event_text() << b.event_text();
   EXPECT_NE(b.event_text().find("auth_failed: IKE_AUTH from fqdn:a.test: certificate \"C=XX, "
@@ -145,9 +141,7 @@ TEST(IkeDaemonCerts, ResponderFromAnUntrustedCaIsRefusedByTheInitiator) {
   cb.cas = {pki.rogue.cert_path, pki.ca.cert_path};  // B trusts both
   Side a(config(true, ca)), b(config(false, cb));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("auth_failed"); })) << a.event_text() << b.event_text();
   EXPECT_NE(a.event_text().find("IKE_AUTH from fqdn:b.test: certificate \"C=XX, O=tcpsec test, "
                                 "CN=b.test\" is not trusted"),
@@ -166,9 +160,7 @@ TEST(IkeDaemonCerts, IdentityNotInTheCertificateIsRefused) {
   EXPECT_FALSE(ikeconfig::validate_gateway_config(liar));
   Side a(liar), b(config(false, cb));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return b.saw("auth_failed") && a.saw("ike_down"); }))
       << a.event_text() << b.event_text();
   EXPECT_NE(b.event_text().find("auth_failed: IKE_AUTH from fqdn:a.test: identity fqdn:a.test "

@@ -83,9 +83,7 @@ TEST(IkeDaemon, TunnelComesUpWithMirroredChildSa) {
   Side a(config(true, kPsk, "aes128-sha256-ecp256")),
       b(config(false, kPsk, "aes128-sha256-ecp256"));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("ike_up"); }))
       << "A:\n"
       << a.event_text() << "B:\n"
@@ -128,9 +126,7 @@ TEST(IkeDaemon, DifferentDhGroupFirstGetsInvalidKeAndRetries) {
   Side a(config(true, kPsk, "aes128-sha256-modp2048-ecp256")),
       b(config(false, kPsk, "aes128-sha256-ecp256"));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("ike_up"); })) << a.event_text() << b.event_text();
   EXPECT_TRUE(b.saw("invalid_ke")) << b.event_text();
   EXPECT_NE(a.daemon->list().ike_sas(0).proposal().find("ecp256"), std::string::npos);
@@ -140,9 +136,7 @@ TEST(IkeDaemon, WrongPskIsRefusedAndNothingInstalled) {
   Side a(config(true, kPsk, "aes128-sha256-ecp256")),
       b(config(false, "another secret, not the same", "aes128-sha256-ecp256"));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return b.saw("auth_failed") && a.saw("ike_down"); }))
       << a.event_text() << b.event_text();
   EXPECT_TRUE(b.link.applied().empty());
@@ -155,9 +149,7 @@ TEST(IkeDaemon, NoCommonProposal) {
   Side a(config(true, kPsk, "aes256gcm16-prfsha384-ecp384")),
       b(config(false, kPsk, "aes128-sha256-modp2048"));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("ike_down") && b.saw("no_proposal"); }))
       << a.event_text() << b.event_text();
   EXPECT_NE(a.event_text().find("NO_PROPOSAL_CHOSEN"), std::string::npos);
@@ -178,9 +170,7 @@ TEST(IkeDaemon, AutoFallsBackToPseudoTcpWhenUdpIsDropped) {
       b(config(false, kPsk, "aes128-sha256-ecp256"));
   Pump pump(a, b);
   pump.drop = [](const v1::PacketOut& p) { return p.transport() == v1::TRANSPORT_UDP; };
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up"); }, 8s))
       << a.event_text() << b.event_text();
   EXPECT_TRUE(a.saw("fallback_to_tcp"));
@@ -199,9 +189,7 @@ TEST(IkeDaemon, TerminateDeletesOnBothSides) {
   Side a(config(true, kPsk, "aes128-sha256-ecp256")),
       b(config(false, kPsk, "aes128-sha256-ecp256"));
   Pump pump(a, b);
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("ike_up"); }));
   EXPECT_EQ(a.daemon->terminate("site"), 1u);
   ASSERT_TRUE(eventually([&] { return a.saw("ike_down") && b.saw("ike_down"); }))
@@ -227,9 +215,7 @@ std::vector<v1::ApplyRequest> since(Side& s, size_t skip) {
 }
 
 void up(Side& a, Side& b, Pump& pump) {
-  pump.start();
-  b.start();
-  a.start();
+  pump.start_all();
   ASSERT_TRUE(eventually([&] { return a.saw("child_up") && b.saw("ike_up"); }))
       << a.event_text() << b.event_text();
 }
