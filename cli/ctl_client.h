@@ -6,14 +6,38 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "cli/ctl_output.h"
 
 namespace tcpsecctl {
+
+// A channel to the service at unix socket `path`, or nullptr after one line
+// on stderr: gRPC would only say "failed to connect", so a missing path or
+// something other than a socket is named here, with `hint` (how to make the
+// service listen there) after "cannot reach <who> at <path>: <why>".
+inline std::shared_ptr<grpc::Channel> connect_unix(const std::string& path, const char* who,
+                                                   const char* hint) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    std::fprintf(stderr, "tcpsecctl: cannot reach %s at %s: %s (%s)\n", who, path.c_str(),
+                 std::strerror(errno), hint);
+    return nullptr;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    std::fprintf(stderr, "tcpsecctl: %s is not a socket\n", path.c_str());
+    return nullptr;
+  }
+  return grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials());
+}
 
 // Options: anything with `socket`, `command`, `timeout_s` and `json`.
 // kJsonByDefault: whether a unary call prints JSON under --json unless told.

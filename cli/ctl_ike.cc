@@ -3,7 +3,6 @@
 #include "controlplane/config/gateway_config.h"
 
 #include <grpcpp/grpcpp.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
@@ -175,21 +174,10 @@ std::string describe_gateway_event(const v1::GatewayEvent& e) {
 }
 
 int run_ike(const IkeOptions& o) {
-  // gRPC would only say "failed to connect"; say why when it is obvious.
-  struct stat st {};
-  if (stat(o.socket.c_str(), &st) != 0) {
-    std::fprintf(stderr,
-                 "tcpsecctl: cannot reach tcpsec-ike at %s: %s (is tcpsec-ike running with "
-                 "unix_socket set? --ike-socket PATH or $TCPSEC_IKE_SOCKET names it)\n",
-                 o.socket.c_str(), std::strerror(errno));
-    return 1;
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    std::fprintf(stderr, "tcpsecctl: %s is not a socket\n", o.socket.c_str());
-    return 1;
-  }
-  auto channel = grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials());
-  return IkeCtl(o, channel).run();
+  auto channel = connect_unix(o.socket, "tcpsec-ike",
+                              "is tcpsec-ike running with unix_socket set? --ike-socket PATH or "
+                              "$TCPSEC_IKE_SOCKET names it");
+  return channel ? IkeCtl(o, channel).run() : 1;
 }
 
 }  // namespace tcpsecctl

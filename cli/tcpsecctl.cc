@@ -32,7 +32,6 @@
 // 2 bad usage.
 #include <google/protobuf/text_format.h>
 #include <grpcpp/grpcpp.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
@@ -352,19 +351,7 @@ int main(int argc, char** argv) {
     ike.count = o.count;
     return tcpsecctl::run_ike(ike);
   }
-  // gRPC would only say "failed to connect"; say why when it is obvious.
-  struct stat st {};
-  if (stat(o.socket.c_str(), &st) != 0) {
-    std::fprintf(stderr,
-                 "tcpsecctl: cannot reach the dataplane at %s: %s (is tcpsec-dataplane running "
-                 "with rpc.unix_socket set?)\n",
-                 o.socket.c_str(), std::strerror(errno));
-    return 1;
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    std::fprintf(stderr, "tcpsecctl: %s is not a socket\n", o.socket.c_str());
-    return 1;
-  }
-  auto channel = grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials());
-  return Ctl(o, channel).run();
+  auto channel = tcpsecctl::connect_unix(o.socket, "the dataplane",
+                                         "is tcpsec-dataplane running with rpc.unix_socket set?");
+  return channel ? Ctl(o, channel).run() : 1;
 }
