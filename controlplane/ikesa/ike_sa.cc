@@ -44,18 +44,24 @@ Status IkeSa::install_keys_from_skeyseed(std::span<const uint8_t> skeyseed) {
   return Status::ok();
 }
 
+ike::Header IkeSa::header(ike::ExchangeType exchange, bool response, uint32_t message_id) const {
+  ike::Header h;
+  h.initiator_spi = spi_i_;
+  h.responder_spi = spi_r_;
+  h.exchange = exchange;
+  h.initiator = initiator_;
+  h.response = response;
+  h.message_id = message_id;
+  return h;
+}
+
 Expected<Bytes> IkeSa::protect(ike::ExchangeType exchange, bool response, uint32_t message_id,
                                const std::vector<ike::Payload>& inner) {
   if (!sk_) return Status::error("IKE SA has no keys yet");
   auto chain = ike::serialize_payload_chain(inner);
   if (!chain) return chain.status();
   ike::Message m;
-  m.header.initiator_spi = spi_i_;
-  m.header.responder_spi = spi_r_;
-  m.header.exchange = exchange;
-  m.header.initiator = initiator_;
-  m.header.response = response;
-  m.header.message_id = message_id;
+  m.header = header(exchange, response, message_id);
   ike::Encrypted sk;
   sk.first_inner_type = ike::first_payload_type(inner);
   m.payloads.emplace_back(ike::PayloadType::kEncrypted, sk);
@@ -116,12 +122,7 @@ Expected<std::vector<Bytes>> IkeSa::protect_message(ike::ExchangeType exchange, 
     std::span<const uint8_t> part(chain->data() + i * chunk,
                                   std::min(chunk, chain->size() - i * chunk));
     ike::Message m;
-    m.header.initiator_spi = spi_i_;
-    m.header.responder_spi = spi_r_;
-    m.header.exchange = exchange;
-    m.header.initiator = initiator_;
-    m.header.response = response;
-    m.header.message_id = message_id;
+    m.header = header(exchange, response, message_id);
     ike::EncryptedFragment skf;
     skf.fragment_number = static_cast<uint16_t>(i + 1);
     skf.total_fragments = static_cast<uint16_t>(total);

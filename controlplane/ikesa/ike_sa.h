@@ -140,6 +140,9 @@ class IkeSa {
   Expected<std::optional<std::vector<ike::Payload>>> receive(std::span<const uint8_t> datagram);
 
  private:
+  // The header of a message this IKE SA sends: its SPIs, our role.
+  ike::Header header(ike::ExchangeType exchange, bool response, uint32_t message_id) const;
+
   v1::Connection connection_;
   bool initiator_ = false;
   uint64_t spi_i_ = 0, spi_r_ = 0;
