@@ -306,16 +306,7 @@ class TwoGateways:
 
     def nft_counters(self):
         """Packets counted by each commented rule of the middlebox."""
-        out = self.ns["mb"].run("nft -j list table inet tcpsec_mb").stdout
-        counts = {}
-        for item in json.loads(out)["nftables"]:
-            rule = item.get("rule")
-            if not rule:
-                continue
-            for e in rule["expr"]:
-                if "counter" in e:
-                    counts[rule.get("comment", "?")] = e["counter"]["packets"]
-        return counts
+        return self.ns["mb"].nft_counters("inet tcpsec_mb")
 
     def diagnostics(self):
         out = ""

@@ -64,6 +64,19 @@ class Netns:
         s.settimeout(0.2)
         return s
 
+    def nft_counters(self, table):
+        """Packets counted by each commented rule of nftables table `table` here."""
+        out = self.run(f"nft -j list table {table}").stdout
+        counts = {}
+        for item in json.loads(out)["nftables"]:
+            rule = item.get("rule")
+            if not rule:
+                continue
+            for e in rule["expr"]:
+                if "counter" in e:
+                    counts[rule.get("comment", "?")] = e["counter"]["packets"]
+        return counts
+
     def delete(self):
         sh(f"ip netns del {self.name}", check=False)
 
