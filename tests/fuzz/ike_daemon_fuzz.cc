@@ -35,27 +35,17 @@
 #include "controlplane/ikesa/ike_sa.h"
 #include "controlplane/link/mock_dataplane_link.h"
 #include "controlplane/message/message_codec.h"
+#include "tests/controlplane/daemon/site_config.h"
 
 namespace {
 
 using namespace tcpsec;
 
-constexpr const char* kUs = "192.0.2.20";
-constexpr const char* kPeer = "192.0.2.10";
+constexpr const char* kUs = daemon::testing::kSiteB;
+constexpr const char* kPeer = daemon::testing::kSiteA;
 
 v1::GatewayConfig make_config(bool responder) {
-  std::string text = std::string("dataplane_socket: \"/nonexistent\"\n") +
-                     "connections { name: \"site\" local_address: \"" + (responder ? kUs : kPeer) +
-                     "\" remote_address: \"" + (responder ? kPeer : kUs) +
-                     "\" local_id: \"fqdn:" + (responder ? "b" : "a") +
-                     ".test\" remote_id: \"fqdn:" + (responder ? "a" : "b") +
-                     ".test\" ike_proposals: \"aes128-sha256-ecp256\" esp_proposals: "
-                     "\"aes128gcm16\" local_ts: \"" +
-                     (responder ? "10.2.0.0/24" : "10.1.0.0/24") + "\" remote_ts: \"" +
-                     (responder ? "10.1.0.0/24" : "10.2.0.0/24") + "\" dpd_delay_s: 1 }\n" +
-                     "secrets { ids: \"fqdn:" + (responder ? "a" : "b") +
-                     ".test\" secret: \"a shared secret of some length\" }\n" +
-                     "timers { retransmit_ms: 100 retransmit_tries: 1 }\n";
+  const std::string text = daemon::testing::site_config_text(responder, "dpd_delay_s: 1");
   auto parsed = ikeconfig::parse_gateway_config(text, ikeconfig::ConfigFormat::kText, "fuzz");
   if (!parsed) std::abort();
   if (!ikeconfig::validate_gateway_config(*parsed)) std::abort();

@@ -21,27 +21,16 @@
 #include "controlplane/ikesa/ike_init.h"
 #include "controlplane/link/mock_dataplane_link.h"
 #include "controlplane/message/message_codec.h"
+#include "tests/controlplane/daemon/site_config.h"
 
 namespace tcpsec::daemon {
 namespace {
 
-constexpr const char* kUs = "192.0.2.20";
-constexpr const char* kPeer = "192.0.2.10";
+constexpr const char* kUs = testing::kSiteB;
+constexpr const char* kPeer = testing::kSiteA;
 
 v1::GatewayConfig config(bool responder) {
-  std::string text = std::string("dataplane_socket: \"/nonexistent/dp.sock\"\n") +
-                     "connections { name: \"site\" local_address: \"" + (responder ? kUs : kPeer) +
-                     "\" remote_address: \"" + (responder ? kPeer : kUs) +
-                     "\" local_id: \"fqdn:" + (responder ? "b" : "a") +
-                     ".test\" remote_id: \"fqdn:" + (responder ? "a" : "b") +
-                     ".test\" ike_proposals: \"aes128-sha256-ecp256\" esp_proposals: "
-                     "\"aes128gcm16\" local_ts: \"" +
-                     (responder ? "10.2.0.0/24" : "10.1.0.0/24") + "\" remote_ts: \"" +
-                     (responder ? "10.1.0.0/24" : "10.2.0.0/24") + "\" }\n" +
-                     "secrets { ids: \"fqdn:" + (responder ? "a" : "b") +
-                     ".test\" secret: \"a shared secret of some length\" }\n" +
-                     // Half-open IKE SAs expire after 100 + 200 ms.
-                     "timers { retransmit_ms: 100 retransmit_tries: 1 }\n";
+  const std::string text = testing::site_config_text(responder);
   auto parsed = ikeconfig::parse_gateway_config(text, ikeconfig::ConfigFormat::kText, "test");
   EXPECT_TRUE(parsed) << parsed.error();
   EXPECT_TRUE(ikeconfig::validate_gateway_config(*parsed));
