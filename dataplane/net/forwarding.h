@@ -17,9 +17,12 @@ inline bool decrement_ttl(uint8_t* ip) {
     return true;
   }
   if (ip[8] <= 1) return false;
-  uint16_t old_word = load_be16(ip + 8);  // TTL and protocol
-  --ip[8];
-  uint16_t new_word = load_be16(ip + 8);
+  // The new TTL/protocol word is computed, not read back: a 16-bit load
+  // over the byte just stored cannot be forwarded from the store and
+  // stalled the protected path (~3% of an esp-out 64 B packet).
+  const uint16_t old_word = load_be16(ip + 8);  // TTL and protocol
+  const uint16_t new_word = static_cast<uint16_t>(old_word - 0x100);
+  ip[8] = static_cast<uint8_t>(new_word >> 8);
   uint32_t sum = uint32_t{static_cast<uint16_t>(~load_be16(ip + 10))} +
                  static_cast<uint16_t>(~old_word) + new_word;
   sum = (sum & 0xffff) + (sum >> 16);
