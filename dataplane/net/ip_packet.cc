@@ -13,22 +13,8 @@ constexpr uint8_t kV6Fragment = 44;
 constexpr uint8_t kV6DestOpts = 60;
 constexpr uint8_t kV6NoNext = 59;
 
-// The one's complement sum of a 20-byte IPv4 header (the usual one) in
-// host-order words, folded: five 32-bit words added in 64 bits, no loop and
-// no call - every routed packet's header is checked or written here. It is
-// 0xffff when the header's checksum is right.
-inline uint16_t ipv4_header20_sum(const uint8_t* ip) {
-  uint32_t w[5];
-  std::memcpy(w, ip, sizeof w);
-  uint64_t s = uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
-  s = (s & 0xffffffff) + (s >> 32);
-  s = (s & 0xffff) + (s >> 16);
-  s = (s & 0xffff) + (s >> 16);
-  s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
-
 DropReason parse_v4(std::span<const uint8_t> pkt, IpPacketInfo& info, bool verify) {
+  if (verify && parse_ipv4_plain(pkt.data(), pkt.size(), info)) return DropReason::kNone;
   if (pkt.size() < kIpv4HeaderLen) return DropReason::kIpTruncated;
   uint16_t ihl = static_cast<uint16_t>((pkt[0] & 0x0f) * 4);
   if (ihl < kIpv4HeaderLen) return DropReason::kIpBadHeaderLength;
@@ -109,14 +95,15 @@ IpAddress ip_destination(std::span<const uint8_t> pkt, const IpPacketInfo& info)
 
 void set_ipv4_header_checksum(uint8_t* ip) {
   uint16_t ihl = static_cast<uint16_t>((ip[0] & 0x0f) * 4);
-  ip[10] = ip[11] = 0;
   if (ihl == kIpv4HeaderLen) {
-    // A host-order word sum is the byte-swapped big-endian one (RFC 1071
-    // 2(B)): stored in host order, its bytes are right.
-    const uint16_t checksum = static_cast<uint16_t>(~ipv4_header20_sum(ip));
+    // The sum without the old checksum (no zeroing store that the sum's
+    // loads would wait for). A host-order word sum is the byte-swapped
+    // big-endian one (RFC 1071 2(B)): stored in host order, its bytes are right.
+    const uint16_t checksum = static_cast<uint16_t>(~ipv4_header20_sum(ip, false));
     std::memcpy(ip + 10, &checksum, 2);
     return;
   }
+  ip[10] = ip[11] = 0;
   store_be16(ip + 10, internet_checksum({ip, ihl}));
 }
 

@@ -1,5 +1,5 @@
-// The IPsec paths of a worker: protected traffic classified by the SPD and
-// encrypted for its SA (then sent as plain ESP, UDP-encapsulated ESP or
+// The IPsec paths of a worker: protected traffic (classified by the SPD in
+// protected_path.cc) encrypted for its SA (then sent as plain ESP, UDP-encapsulated ESP or
 // pseudo-TCP), and ESP from peers (plain, UDP 4500 or out of a pseudo-TCP
 // connection) decrypted, checked against its SA's selector and forwarded.
 //
@@ -10,7 +10,6 @@
 #include <rte_ip_frag.h>
 #include <rte_ring.h>
 
-#include <bit>
 #include <cstring>
 
 #include "dataplane/net/forwarding.h"
@@ -20,36 +19,6 @@
 #include "dataplane/pipeline/worker.h"
 
 namespace tcpsec::pipeline {
-
-namespace {
-
-// The IPv4 SPD key (proto, 3 zero bytes, src, dst, ports; all but proto in
-// network order) as the two words of its memory image, composed in
-// registers: building it byte by byte and copying it stalled on store
-// forwarding. `ip` is the IPv4 header; ports in host order.
-inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, uint8_t proto, uint16_t sport,
-                                               uint16_t dport) {
-  static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
-  uint32_t src, dst;
-  std::memcpy(&src, ip + 12, 4);
-  std::memcpy(&dst, ip + 16, 4);
-  return {{uint64_t{proto} | uint64_t{src} << 32, uint64_t{dst} |
-                                                      uint64_t{rte_cpu_to_be_16(sport)} << 32 |
-                                                      uint64_t{rte_cpu_to_be_16(dport)} << 48}};
-}
-
-// Transport ports for the SPD (0 for protocols without them or fragments).
-void l4_ports(std::span<const uint8_t> l3, const net::IpPacketInfo& info, uint16_t& src,
-              uint16_t& dst) {
-  src = dst = 0;
-  bool has_ports =
-      info.proto == net::kProtoTcp || info.proto == net::kProtoUdp || info.proto == 132;
-  if (!has_ports || info.fragment || info.l4_length() < 4) return;
-  src = net::load_be16(&l3[info.l3_length]);
-  dst = net::load_be16(&l3[info.l3_length + 2]);
-}
-
-}  // namespace
 
 void Worker::handoff(unsigned owner, rte_mbuf* m, uint32_t key, bool inbound) {
   m->hash.usr = key;
@@ -92,95 +61,6 @@ void Worker::drain_handoff() {
 }
 
 // ---- outbound -----------------------------------------------------------
-
-void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
-  if (!gw_.ipsec()) return drop(m, DropReason::kSpdNoPolicy);
-  auto view = net::mbuf_view(m);
-  // We forward it, as a router: the TTL goes down before it is encrypted.
-  if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
-  uint16_t sport, dport;
-  l4_ports(view.bytes(), info, sport, dport);
-  SpdBatch& b = *spd_;
-  if (b.n4 == kEspBatch || b.n6 == kEspBatch) spd_flush();
-  // Keys now, one rte_acl call per family for the whole burst in spd_flush().
-  if (info.family == net::IpFamily::kV4) {
-    const spd::SpdFlowCache::Words k = spd_key4_words(view.data(), info.proto, sport, dport);
-    // A flow classified before under the same policies: no rte_acl.
-    const spd::Spd& spd = gw_.ipsec()->spd();
-    uint32_t cached;
-    if (spd_cache_->find(spd.epoch(), k, cached)) {
-      counters_.add(Counter::kSpdCacheHits);
-      return spd_apply(*gw_.ipsec(), spd, m, cached, info);
-    }
-    std::memcpy(&b.k4[b.n4], k.w, sizeof k.w);
-    b.p4[b.n4] = &b.k4[b.n4];
-    b.i4[b.n4] = info;
-    b.m4[b.n4++] = m;
-  } else {
-    b.k6[b.n6] = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
-                                rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
-    const spd::Spd& spd = gw_.ipsec()->spd();
-    uint32_t cached;
-    if (spd_cache6_->find(spd.epoch(), b.k6[b.n6], cached)) {
-      counters_.add(Counter::kSpdCacheHits);
-      return spd_apply(*gw_.ipsec(), spd, m, cached, info);
-    }
-    b.p6[b.n6] = &b.k6[b.n6];
-    b.i6[b.n6] = info;
-    b.m6[b.n6++] = m;
-  }
-}
-
-void Worker::spd_prefetch(const rte_mbuf* m) const {
-  // Only a hint, for the usual frame (IPv4 without options): a wrong guess
-  // costs one useless prefetch; protected_input builds the real key.
-  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
-  if (m->data_len < net::kEthHeaderLen + net::kIpv4HeaderLen + 4 ||
-      net::load_be16(eth + 12) != net::kEtherTypeIpv4) {
-    return;
-  }
-  const uint8_t* ip = eth + net::kEthHeaderLen;
-  if (ip[0] != 0x45) return;
-  const uint8_t proto = ip[9];
-  const bool ports = (proto == net::kProtoTcp || proto == net::kProtoUdp || proto == 132) &&
-                     (net::load_be16(ip + 6) & 0x3fff) == 0;
-  spd_cache_->prefetch(spd_key4_words(ip, proto, ports ? net::load_be16(ip + 20) : 0,
-                                      ports ? net::load_be16(ip + 22) : 0));
-}
-
-void Worker::spd_flush() {
-  SpdBatch& b = *spd_;
-  if (b.n4 == 0 && b.n6 == 0) return;
-  IpsecState* ips = gw_.ipsec();
-  const spd::Spd& spd = ips->spd();
-  if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
-  if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
-  uint16_t n4 = b.n4, n6 = b.n6;
-  b.n4 = b.n6 = 0;
-  for (uint16_t i = 0; i < n4; ++i) spd_cache_->insert(spd.epoch(), b.k4[i], b.r4[i]);
-  for (uint16_t i = 0; i < n6; ++i) spd_cache6_->insert(spd.epoch(), b.k6[i], b.r6[i]);
-  for (uint16_t i = 0; i < n4; ++i) spd_apply(*ips, spd, b.m4[i], b.r4[i], b.i4[i]);
-  for (uint16_t i = 0; i < n6; ++i) spd_apply(*ips, spd, b.m6[i], b.r6[i], b.i6[i]);
-}
-
-void Worker::spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
-                       const net::IpPacketInfo& info) {
-  spd::Verdict v = spd.verdict(result);
-  switch (v.action) {
-    case spd::Action::kBypass:
-      counters_.add(Counter::kSpdBypass);
-      return send_l3(m);
-    case spd::Action::kDiscard:
-      return drop(m, DropReason::kSpdDiscard);
-    case spd::Action::kProtect:
-      break;
-  }
-  // Traffic goes to a few SAs: the worker's cache answers without a hash
-  // probe while the SA table is unchanged.
-  OutboundSa* sa = ips.outbound(outbound_sas_, v.sa_spi);
-  if (!sa) return drop(m, DropReason::kEspNoSa);
-  esp_out_enqueue(m, sa, info);
-}
 
 void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInfo& info) {
   // PMTU: what ESP and the outer transport add must still fit the egress
@@ -435,7 +315,7 @@ void Worker::esp_in_flush() {
     if (sa.has_selector) {
       // RFC 4301 5.2: traffic must match the selector of the SA it came on.
       uint16_t sport, dport;
-      l4_ports(view.bytes(), inner, sport, dport);
+      net::transport_ports(view.data(), inner, sport, dport);
       if (!sa.selector.matches(spd::Direction::kInbound, net::ip_source(view.bytes(), inner),
                                net::ip_destination(view.bytes(), inner), inner.proto, sport,
                                dport)) {

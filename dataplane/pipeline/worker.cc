@@ -89,19 +89,16 @@ unsigned Worker::poll_once() {
     if (n == 0) continue;
     const Interface* in = gw_.interface(q.port);
     counters_.add(Counter::kRxPackets, n);
-    // Protected traffic goes through the SPD flow cache: its entry for the
-    // next packet is loaded while this one is handled.
-    const bool classify = in->role == PortRole::kProtected && spd_cache_ && gw_.ipsec();
-    // (Frames are prefetched two ahead, so the peek at the next one reads
-    // a header already on its way.)
+    total += n;
+    if (in->role == PortRole::kProtected && gw_.ipsec()) {
+      protected_burst(*in, pkts, n);
+      continue;
+    }
     if (n > 1) rte_prefetch0(rte_pktmbuf_mtod(pkts[1], void*));
-    if (classify && n > 0) spd_prefetch(pkts[0]);
     for (uint16_t i = 0; i < n; ++i) {
       if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
-      if (classify && i + 1 < n) spd_prefetch(pkts[i + 1]);
       handle_frame(*in, pkts[i]);
     }
-    total += n;
   }
   if (esp_in_) {
     spd_flush();

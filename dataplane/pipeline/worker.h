@@ -97,9 +97,20 @@ class Worker {
   void drain_injected();
   void inject_ctcp(rte_mbuf* m, uint16_t remote_port);
 
-  // IPsec (esp_path.cc): packets are classified one by one, collected per
-  // direction, and run through the crypto engine once per burst.
+  // Protected traffic (protected_path.cc): a burst from the protected port,
+  // its usual frames classified in two passes, the rest by handle_frame.
+  void protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_t n);
+  // The usual frame (Ethernet, 20-byte IPv4 header, whole, TTL > 1, not a
+  // fragment, not for us): its parse and SPD key. False for any other.
+  bool protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
+                          spd::SpdFlowCache::Words& key) const;
   void protected_input(rte_mbuf* m, const net::IpPacketInfo& info);
+  // Flow cache, else queued for the burst's rte_acl call.
+  void spd_classify4(rte_mbuf* m, const net::IpPacketInfo& info,
+                     const spd::SpdFlowCache::Words& key);
+
+  // IPsec (esp_path.cc): packets are collected per direction and run through
+  // the crypto engine once per burst.
   void public_udp_input(rte_mbuf* m, net::IpPacketInfo& info);
   void esp_input(rte_mbuf* m, const net::IpPacketInfo& outer);
   // esp_input for a packet whose inbound SA is already known.
@@ -203,8 +214,6 @@ class Worker {
   std::unique_ptr<spd::SpdFlowCache> spd_cache_;    // IPv4 outbound classifications
   std::unique_ptr<spd::SpdFlowCache6> spd_cache6_;  // IPv6
   void spd_flush();
-  // Prefetches the flow-cache entry of a frame that protected_input will see.
-  void spd_prefetch(const rte_mbuf* m) const;
   // The outbound policy's verdict for `m` (a classify() result of `spd`).
   void spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
                  const net::IpPacketInfo& info);

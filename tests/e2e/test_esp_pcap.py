@@ -273,6 +273,30 @@ def run_protected_plain_gcm(tmp_path, packets):
             counters)
 
 
+def test_protected_fast_and_generic_frames_in_one_burst(tmp_path):
+    """A protected burst mixes the frames the two-pass fast path takes
+    (Ethernet + 20-byte IPv4 header, whole) with those it leaves to the full
+    parse: IP options, a fragment, Ethernet padding, a bad header checksum,
+    a total length beyond the frame. The good ones all leave encrypted, in
+    order, TTL one less and otherwise unchanged; the bad ones are counted."""
+    src, dst = LAN[4]
+    plain = IP(src=src, dst=dst) / UDP(sport=1000, dport=2000) / Raw(b"a" * 40)
+    options = IP(src=src, dst=dst, options=b"\x94\x04\x00\x00") / UDP(sport=1001, dport=2000)
+    fragment = IP(src=src, dst=dst, flags="MF", id=77) / UDP(sport=1002, dport=2000) / Raw(b"f" * 16)
+    short = IP(src=src, dst=dst) / ICMP()  # 28 bytes: the frame is padded to 60
+    bad_sum = IP(bytes(IP(src=src, dst=dst, chksum=0x1234) / UDP(sport=1003, dport=2000)))
+    too_long = IP(bytes(IP(src=src, dst=dst, len=200) / UDP(sport=1004, dport=2000)))
+    good = [plain, options, fragment, short]
+    frames = [plain, bad_sum, options, fragment, too_long, short, plain]
+    out, _, counters = run_protected_plain_gcm(tmp_path, frames)
+    sa = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
+    got = [bytes(sa.decrypt(strip_outer(f, "plain"))) for f in out]
+    assert got == [bytes(p) for p in forwarded(good + [plain])], counters
+    assert counters["counters"]["esp_encrypted"] == 5
+    assert counters["drops"]["ip_bad_checksum"] == 1
+    assert counters["drops"]["ip_bad_total_length"] == 1
+
+
 def test_pmtu_boundary_is_exact(tmp_path):
     """The largest inner packet that fits is sent, one byte more is refused:
     AES-GCM tunnel over IPv4 adds 20 + 8 + 8 + 2 + 16 bytes plus padding to 4,

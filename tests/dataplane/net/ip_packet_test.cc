@@ -287,5 +287,78 @@ TEST(ParseIp, Ipv6ExtensionHeaderLoopIsBounded) {
   EXPECT_EQ(parse_ip_packet(p, info), DropReason::kIpv6ExtHeaderUnsupported);
 }
 
+// The inline fast parse accepts exactly the 20-byte headers the generic
+// parse accepts, with the same result, over mutated headers and lengths;
+// everything else it leaves to the generic parse.
+TEST(ParseIp, PlainIpv4AgreesWithGenericParse) {
+  std::mt19937 rng(11);
+  int accepted = 0;
+  for (int trial = 0; trial < 50000; ++trial) {
+    std::vector<uint8_t> p(64);
+    for (auto& b : p) b = static_cast<uint8_t>(rng());
+    p[0] = 0x45;
+    p[2] = 0;
+    p[3] = static_cast<uint8_t>(20 + rng() % 45);
+    set_ipv4_header_checksum(p.data());
+    switch (rng() % 6) {  // one damage, or none
+      case 0:
+        p[rng() % 20] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        break;
+      case 1:
+        p[0] = static_cast<uint8_t>(rng());
+        break;
+      case 2:
+        p[3] = static_cast<uint8_t>(rng() % 80);
+        break;
+      default:
+        break;
+    }
+    const size_t avail = rng() % 70;
+    std::span<const uint8_t> pkt(p.data(), std::min(avail, p.size()));
+    IpPacketInfo fast, generic;
+    const bool ok = parse_ipv4_plain(pkt.data(), pkt.size(), fast);
+    const bool generic_ok = parse_ip_packet(pkt, generic, false) == DropReason::kNone &&
+                            generic.family == IpFamily::kV4 && generic.l3_length == 20 &&
+                            internet_checksum(pkt.first(20)) == 0;
+    ASSERT_EQ(ok, generic_ok) << "trial " << trial;
+    if (!ok) continue;
+    ++accepted;
+    EXPECT_EQ(fast.packet_length, generic.packet_length);
+    EXPECT_EQ(fast.proto, generic.proto);
+    EXPECT_EQ(fast.proto_offset, generic.proto_offset);
+    EXPECT_EQ(fast.fragment, generic.fragment);
+    IpPacketInfo full;
+    ASSERT_EQ(parse_ip_packet(pkt, full), DropReason::kNone);
+    EXPECT_EQ(full.packet_length, fast.packet_length);
+  }
+  EXPECT_GT(accepted, 5000);  // the comparison was not vacuous
+}
+
+TEST(ParseIp, TransportPorts) {
+  std::vector<uint8_t> p(28, 0);
+  p[0] = 0x45;
+  p[3] = 28;
+  p[9] = kProtoUdp;
+  p[20] = 0x12, p[21] = 0x34, p[22] = 0x01, p[23] = 0xf4;
+  set_ipv4_header_checksum(p.data());
+  IpPacketInfo info;
+  ASSERT_EQ(parse_ip_packet(p, info), DropReason::kNone);
+  uint16_t src = 1, dst = 1;
+  transport_ports(p.data(), info, src, dst);
+  EXPECT_EQ(src, 0x1234);
+  EXPECT_EQ(dst, 500);
+  info.fragment = true;  // a later fragment's "ports" are payload
+  transport_ports(p.data(), info, src, dst);
+  EXPECT_EQ(src + dst, 0);
+  info.fragment = false;
+  info.proto = kProtoEsp;
+  transport_ports(p.data(), info, src, dst);
+  EXPECT_EQ(src + dst, 0);
+  info.proto = kProtoTcp;
+  info.packet_length = 23;  // 3 bytes of TCP: no ports
+  transport_ports(p.data(), info, src, dst);
+  EXPECT_EQ(src + dst, 0);
+}
+
 }  // namespace
 }  // namespace tcpsec::net

@@ -1,0 +1,159 @@
+// Traffic from the protected port: forwarded as a router forwards (TTL),
+// classified by the outbound SPD - through the worker's flow cache, or one
+// rte_acl call per burst for the flows it does not know - and handed to the
+// policy's action (bypass, discard, protect: esp_path.cc).
+//
+// A protected burst is handled in two passes. The first finds the usual
+// frames (Ethernet, IPv4 without options, whole, not for us) and computes
+// their SPD keys, prefetching each key's cache entry; the second classifies
+// them with the entries already loaded. Any other frame takes the generic
+// path (handle_frame), which parses it in full and names its drop reasons.
+#include <bit>
+#include <cstring>
+
+#include "dataplane/net/forwarding.h"
+#include "dataplane/net/mbuf_view.h"
+#include "dataplane/pipeline/worker.h"
+
+namespace tcpsec::pipeline {
+
+namespace {
+
+// The IPv4 SPD key (proto, 3 zero bytes, src, dst, ports; all but proto in
+// network order) as the two words of its memory image, composed in
+// registers: building it byte by byte and copying it stalled on store
+// forwarding. `ip` is the IPv4 header; ports in host order.
+inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, uint8_t proto, uint16_t sport,
+                                               uint16_t dport) {
+  static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
+  uint32_t src, dst;
+  std::memcpy(&src, ip + 12, 4);
+  std::memcpy(&dst, ip + 16, 4);
+  return {{uint64_t{proto} | uint64_t{src} << 32, uint64_t{dst} |
+                                                      uint64_t{rte_cpu_to_be_16(sport)} << 32 |
+                                                      uint64_t{rte_cpu_to_be_16(dport)} << 48}};
+}
+
+}  // namespace
+
+void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_t n) {
+  struct Plain {
+    spd::SpdFlowCache::Words key;
+    net::IpPacketInfo info;
+    bool plain;
+  };
+  Plain p[kMaxBurst];
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    p[i].plain = protected_plain_v4(pkts[i], p[i].info, p[i].key);
+    if (p[i].plain) spd_cache_->prefetch(p[i].key);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (!p[i].plain) {
+      handle_frame(in, m);
+      continue;
+    }
+    rte_pktmbuf_adj(m, net::kEthHeaderLen);
+    const uint16_t total = p[i].info.packet_length;
+    if (m->data_len > total) rte_pktmbuf_trim(m, m->data_len - total);
+    net::decrement_ttl(rte_pktmbuf_mtod(m, uint8_t*));  // > 1: checked in the first pass
+    spd_classify4(m, p[i].info, p[i].key);
+  }
+}
+
+bool Worker::protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
+                                spd::SpdFlowCache::Words& key) const {
+  if (m->nb_segs != 1 || m->data_len < net::kEthHeaderLen + net::kIpv4HeaderLen) return false;
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (net::load_be16(eth + 12) != net::kEtherTypeIpv4) return false;
+  const uint8_t* ip = eth + net::kEthHeaderLen;
+  // Fragments, expiring TTLs and packets for us go the generic way.
+  if (!net::parse_ipv4_plain(ip, m->data_len - net::kEthHeaderLen, info) || info.fragment ||
+      ip[8] <= 1 || gw_.owner_of_v4(ip + 16) != nullptr) {
+    return false;
+  }
+  uint16_t sport, dport;
+  net::transport_ports(ip, info, sport, dport);
+  key = spd_key4_words(ip, info.proto, sport, dport);
+  return true;
+}
+
+void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
+  if (!gw_.ipsec()) return drop(m, DropReason::kSpdNoPolicy);
+  auto view = net::mbuf_view(m);
+  // We forward it, as a router: the TTL goes down before it is encrypted.
+  if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
+  uint16_t sport, dport;
+  net::transport_ports(view.data(), info, sport, dport);
+  if (info.family == net::IpFamily::kV4) {
+    return spd_classify4(m, info, spd_key4_words(view.data(), info.proto, sport, dport));
+  }
+  SpdBatch& b = *spd_;
+  if (b.n6 == kEspBatch) spd_flush();
+  b.k6[b.n6] = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
+                              rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+  const spd::Spd& spd = gw_.ipsec()->spd();
+  uint32_t cached;
+  if (spd_cache6_->find(spd.epoch(), b.k6[b.n6], cached)) {
+    counters_.add(Counter::kSpdCacheHits);
+    return spd_apply(*gw_.ipsec(), spd, m, cached, info);
+  }
+  b.p6[b.n6] = &b.k6[b.n6];
+  b.i6[b.n6] = info;
+  b.m6[b.n6++] = m;
+}
+
+void Worker::spd_classify4(rte_mbuf* m, const net::IpPacketInfo& info,
+                           const spd::SpdFlowCache::Words& key) {
+  // A flow classified before under the same policies: no rte_acl.
+  const spd::Spd& spd = gw_.ipsec()->spd();
+  uint32_t cached;
+  if (spd_cache_->find(spd.epoch(), key, cached)) {
+    counters_.add(Counter::kSpdCacheHits);
+    return spd_apply(*gw_.ipsec(), spd, m, cached, info);
+  }
+  // Else its key waits for one rte_acl call for the burst in spd_flush().
+  SpdBatch& b = *spd_;
+  if (b.n4 == kEspBatch) spd_flush();
+  std::memcpy(&b.k4[b.n4], key.w, sizeof key.w);
+  b.p4[b.n4] = &b.k4[b.n4];
+  b.i4[b.n4] = info;
+  b.m4[b.n4++] = m;
+}
+
+void Worker::spd_flush() {
+  SpdBatch& b = *spd_;
+  if (b.n4 == 0 && b.n6 == 0) return;
+  IpsecState* ips = gw_.ipsec();
+  const spd::Spd& spd = ips->spd();
+  if (b.n4) spd.classify(spd::Direction::kOutbound, b.p4.data(), b.r4.data(), b.n4);
+  if (b.n6) spd.classify(spd::Direction::kOutbound, b.p6.data(), b.r6.data(), b.n6);
+  uint16_t n4 = b.n4, n6 = b.n6;
+  b.n4 = b.n6 = 0;
+  for (uint16_t i = 0; i < n4; ++i) spd_cache_->insert(spd.epoch(), b.k4[i], b.r4[i]);
+  for (uint16_t i = 0; i < n6; ++i) spd_cache6_->insert(spd.epoch(), b.k6[i], b.r6[i]);
+  for (uint16_t i = 0; i < n4; ++i) spd_apply(*ips, spd, b.m4[i], b.r4[i], b.i4[i]);
+  for (uint16_t i = 0; i < n6; ++i) spd_apply(*ips, spd, b.m6[i], b.r6[i], b.i6[i]);
+}
+
+void Worker::spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
+                       const net::IpPacketInfo& info) {
+  spd::Verdict v = spd.verdict(result);
+  switch (v.action) {
+    case spd::Action::kBypass:
+      counters_.add(Counter::kSpdBypass);
+      return send_l3(m);
+    case spd::Action::kDiscard:
+      return drop(m, DropReason::kSpdDiscard);
+    case spd::Action::kProtect:
+      break;
+  }
+  // Traffic goes to a few SAs: the worker's cache answers without a hash
+  // probe while the SA table is unchanged.
+  OutboundSa* sa = ips.outbound(outbound_sas_, v.sa_spi);
+  if (!sa) return drop(m, DropReason::kEspNoSa);
+  esp_out_enqueue(m, sa, info);
+}
+
+}  // namespace tcpsec::pipeline
