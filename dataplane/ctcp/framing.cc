@@ -133,14 +133,7 @@ DropReason encapsulate(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
   buf.trim(static_cast<uint16_t>(buf.length() - inner.packet_length));  // link padding
   uint8_t* old_ip = buf.data();
   uint8_t* ip = buf.prepend(kTcpHeaderLen);
-  // The usual header lengths as constants: inlined moves, not a libc call.
-  if (inner.l3_length == net::kIpv4HeaderLen) {
-    std::memmove(ip, old_ip, net::kIpv4HeaderLen);
-  } else if (inner.l3_length == net::kIpv6HeaderLen) {
-    std::memmove(ip, old_ip, net::kIpv6HeaderLen);
-  } else {
-    std::memmove(ip, old_ip, inner.l3_length);
-  }
+  net::move_header(ip, old_ip, inner.l3_length);
   uint8_t* tcp = ip + inner.l3_length;
   uint8_t* payload = tcp + kTcpHeaderLen;
 
@@ -207,11 +200,7 @@ DecapResult decapsulate(net::PacketBuffer& buf, const TcpSegment& seg, bool stri
   inner.proto = static_cast<uint8_t>(res.proto);
   inner.packet_length = static_cast<uint16_t>(seg.ip.l3_length + inner_len);
   buf.trim(static_cast<uint16_t>(buf.length() - (seg.payload_offset + inner_len)));
-  if (seg.ip.l3_length == net::kIpv4HeaderLen) {  // constant size: inlined, no libc call
-    std::memmove(ip + seg.tcp_header_length, ip, net::kIpv4HeaderLen);
-  } else {
-    std::memmove(ip + seg.tcp_header_length, ip, seg.ip.l3_length);
-  }
+  net::move_header(ip + seg.tcp_header_length, ip, seg.ip.l3_length);
   buf.adj(seg.tcp_header_length);
   ip = buf.data();
   if (inner.family == net::IpFamily::kV4) {

@@ -239,7 +239,7 @@ DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo&
   } else {
     const uint8_t* old = buf.data();
     uint8_t* ip = buf.prepend(static_cast<uint16_t>(front));
-    std::memmove(ip, old, kept);
+    net::move_header(ip, old, kept);
     next_header = ip[inner.proto_offset];
     ip[inner.proto_offset] = net::kProtoEsp;
     net::set_ip_payload_length(ip, inner, static_cast<uint16_t>(total - kept));
@@ -352,7 +352,7 @@ DropReason esp_inbound_finish(net::PacketBuffer& buf, EspOp& op) {
     }
   } else {
     uint8_t* ip = buf.data();
-    std::memmove(ip + op.payload_offset, ip, op.l3_length);
+    net::move_header(ip + op.payload_offset, ip, op.l3_length);
     buf.adj(op.payload_offset);
     buf.trim(static_cast<uint16_t>(buf.length() - op.l3_length - op.data_length));
     ip = buf.data();

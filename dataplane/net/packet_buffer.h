@@ -65,6 +65,24 @@ class PacketBuffer {
   uint16_t len_;
 };
 
+// Moves an IP header of `len` bytes within a frame (the framings shift it to
+// open or close a gap after it). The usual 20- and 40-byte headers go
+// through registers: GCC emits a libc memmove call even for a constant
+// size when the ranges may overlap.
+inline void move_header(uint8_t* dst, const uint8_t* src, uint16_t len) {
+  if (len == 20) {
+    uint8_t tmp[20];
+    std::memcpy(tmp, src, sizeof tmp);
+    std::memcpy(dst, tmp, sizeof tmp);
+  } else if (len == 40) {
+    uint8_t tmp[40];
+    std::memcpy(tmp, src, sizeof tmp);
+    std::memcpy(dst, tmp, sizeof tmp);
+  } else {
+    std::memmove(dst, src, len);
+  }
+}
+
 // Unaligned big-endian accessors: packet fields are never assumed aligned.
 // One load or store and a byte swap each (std::byteswap is C++23): the
 // byte-by-byte forms compiled to a store per byte, which the ESP and

@@ -21,7 +21,7 @@ DropReason udp_encapsulate(PacketBuffer& buf, const IpPacketInfo& info, uint16_t
   uint8_t* old_ip = buf.data();
   uint8_t* ip = buf.prepend(kUdpHeaderLen);
   if (!ip) return DropReason::kEncapNoHeadroom;
-  std::memmove(ip, old_ip, info.l3_length);
+  move_header(ip, old_ip, info.l3_length);
   uint8_t* udp = ip + info.l3_length;
   uint16_t udp_len = static_cast<uint16_t>(info.l4_length() + kUdpHeaderLen);
   store_be16(udp, src_port);
@@ -42,7 +42,7 @@ DropReason udp_encapsulate(PacketBuffer& buf, const IpPacketInfo& info, uint16_t
 DropReason udp_decapsulate(PacketBuffer& buf, IpPacketInfo& info) {
   if (info.l4_length() < kUdpHeaderLen + 8) return DropReason::kUdpEncapBad;
   uint8_t* ip = buf.data();
-  std::memmove(ip + kUdpHeaderLen, ip, info.l3_length);
+  move_header(ip + kUdpHeaderLen, ip, info.l3_length);
   buf.adj(kUdpHeaderLen);
   ip = buf.data();
   info.proto = kProtoEsp;
