@@ -438,9 +438,19 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m, OutboundSa* sa) 
 
   auto view = net::mbuf_view(m);
   net::IpPacketInfo info;
-  // Our own ESP was built with a correct header checksum: no need to check it.
-  if (net::parse_ip_packet(view.bytes(), info, /*verify_ipv4_checksum=*/sa == nullptr) !=
-      DropReason::kNone) {
+  if (sa != nullptr && sa->esp.outer_family != net::IpFamily::kNone) {
+    // Tunnel-mode ESP this worker just built from the SA's outer header
+    // template: known without parsing it again.
+    const bool v4 = sa->esp.outer_family == net::IpFamily::kV4;
+    info.family = sa->esp.outer_family;
+    info.l3_length = v4 ? net::kIpv4HeaderLen : net::kIpv6HeaderLen;
+    info.packet_length = view.length();
+    info.proto_offset = v4 ? 9 : 6;
+    info.proto = net::kProtoEsp;
+    info.fragment = false;
+  } else if (net::parse_ip_packet(view.bytes(), info, /*verify_ipv4_checksum=*/sa == nullptr) !=
+             DropReason::kNone) {
+    // (Our own transport-mode ESP has a correct header checksum: not checked.)
     return drop(m, DropReason::kEncapBadInner);
   }
   const Interface* out = gw_.interface(c.port_id);
