@@ -113,6 +113,7 @@ void fill_crypto(EspOp& op, const crypto::SaCrypto* keys, Cipher cipher, uint8_t
 uint8_t inbound_check(CryptoOp& c) {
   EspOp& op = *static_cast<EspOp*>(c.user);
   EspSaIn& sa = *op.sa_in;
+  sa.icv_failures = 0;  // authentic, whatever the verdict below
   const uint8_t* payload = c.base + op.payload_offset;
   const uint16_t n = op.payload_length;
   const uint8_t pad = payload[n - 2];
@@ -365,6 +366,24 @@ DropReason esp_inbound_finish(net::PacketBuffer& buf, EspOp& op) {
   count(sa.packets, sa.bytes, sa.soft_expired, sa.lifetime, op.data_length);
   op.crypto.status = OpStatus::kSkipped;  // finished: a second call cannot strip twice
   return DropReason::kNone;
+}
+
+bool esp_inbound_resync(crypto::CryptoEngine& engine, net::PacketBuffer& buf, EspOp& op) {
+  EspSaIn& sa = *op.sa_in;
+  if (++sa.icv_failures <= kEspResyncThreshold || !sa.esn) return false;
+  if ((op.seq >> 32) == 0xffffffffu) return false;  // no subspace after the last
+  // The refused packet's ciphertext is intact (the engine restores it), so
+  // it is decrypted again with the next high half in its ICV input.
+  op.seq += uint64_t{1} << 32;
+  op.next_header = 0;
+  op.set_ce = false;
+  op.data_length = 0;
+  op.inner = net::IpPacketInfo{};
+  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, buf.data() + op.esp_offset, op.payload_length,
+              /*esn=*/true, Direction::kDecrypt);
+  op.crypto.check = inbound_check;
+  esp_process(engine, std::span<EspOp>(&op, 1));
+  return esp_inbound_finish(buf, op) == DropReason::kNone;
 }
 
 void esp_process(crypto::CryptoEngine& engine, std::span<EspOp> ops) {

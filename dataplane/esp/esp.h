@@ -123,6 +123,23 @@ DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& 
 // its SA. On failure `buf` is unchanged.
 DropReason esp_inbound_finish(net::PacketBuffer& buf, EspOp& op);
 
+// Extended sequence numbers lose their high half when more than 2^32
+// packets in a row are lost: Appendix A2's inference then picks the old
+// subspace and every packet fails its ICV. RFC 4303 Appendix A3's remedy:
+// once an ESN SA has seen this many ICV failures in a row (a local
+// parameter; any authentic packet resets the count), a failing packet is
+// tried once more as the next 2^32 block, and if it authenticates the window
+// moves there. Past the threshold each forged packet costs one more
+// decryption; below it, nothing.
+inline constexpr uint32_t kEspResyncThreshold = 8;
+
+// For `op`, whose esp_inbound_finish(buf, op) just returned kEspBadIcv:
+// counts the failure on its SA and, past the threshold, runs the A3 retry.
+// True when the packet authenticated in the next subspace and was accepted
+// (as esp_inbound_finish does: `buf` then holds the result); false leaves
+// `buf` unchanged and the packet refused.
+bool esp_inbound_resync(crypto::CryptoEngine& engine, net::PacketBuffer& buf, EspOp& op);
+
 // ---- both
 
 // Runs the engine over a burst of prepared ops.

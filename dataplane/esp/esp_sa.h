@@ -117,6 +117,7 @@ struct alignas(64) EspSaIn {
   alignas(64) uint64_t packets = 0;
   uint64_t bytes = 0;
   bool soft_expired = false;
+  uint32_t icv_failures = 0;  // in a row, for ESN resynchronisation (esp_inbound_resync)
   // ---- lines 2-18: the anti-replay window
   ReplayWindow window;
 

@@ -299,6 +299,10 @@ void Worker::esp_in_flush() {
     }
     auto view = net::mbuf_view(m);
     DropReason r = esp::esp_inbound_finish(view, b.op[i]);
+    if (r == DropReason::kEspBadIcv && esp::esp_inbound_resync(*engine_, view, b.op[i])) {
+      counters_.add(Counter::kEspResynced);
+      r = DropReason::kNone;
+    }
     if (r != DropReason::kNone) {
       drop(m, r);
       continue;

@@ -40,6 +40,7 @@ namespace tcpsec {
   X(kPuntedToLocal, "punted_to_local")                        \
   X(kEspEncrypted, "esp_encrypted")                           \
   X(kEspDecrypted, "esp_decrypted")                           \
+  X(kEspResynced, "esp_resynced")                             \
   X(kSpdBypass, "spd_bypass")                                 \
   X(kSpdCacheHits, "spd_cache_hits")                          \
   X(kEspHandedOff, "esp_handed_off")                          \

@@ -1,7 +1,7 @@
 // libFuzzer target for the ESP receive path: esp_peek_spi,
 // esp_inbound_prepare, the crypto engine (ICV check, decryption, the
-// post-decryption checks, restoring refused ciphertext) and
-// esp_inbound_finish, on a buffer with head- and tailroom like an mbuf.
+// post-decryption checks, restoring refused ciphertext), esp_inbound_finish
+// and the ESN resynchronisation retry, on a buffer with head- and tailroom like an mbuf.
 //
 // Byte 0 of the input picks the algorithm (all nine), tunnel or transport
 // mode, ESN, and one of two shapes for the rest:
@@ -126,6 +126,10 @@ DropReason run_inbound(Frame& f, Sa& sa) {
   CHECK(peek.drop == DropReason::kNone && peek.spi == kSpi);
   esp_process(engine(), std::span<EspOp>(&op, 1));
   r = esp_inbound_finish(f.buf, op);
+  // As the worker does: ICV failures count towards ESN resynchronisation,
+  // whose retry (raw inputs keep ESN SAs past its threshold) must leave a
+  // refused buffer as untouched as the first attempt.
+  if (r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf, op)) r = DropReason::kNone;
   if (r != DropReason::kNone) CHECK(f.same(before, off, len));
   return r;
 }
