@@ -68,8 +68,16 @@ uint16_t derived_inner_udp_checksum(const TcpSegment& seg, const uint8_t* tcp) {
 }  // namespace
 
 DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg, bool verify_checksum) {
-  DropReason r = net::parse_ip_packet(l3, seg.ip);
+  net::IpPacketInfo ip;
+  DropReason r = net::parse_ip_packet(l3, ip);
   if (r != DropReason::kNone) return r;
+  return parse_tcp_segment(l3, ip, seg, verify_checksum);
+}
+
+DropReason parse_tcp_segment(std::span<const uint8_t> l3, const net::IpPacketInfo& ip,
+                             TcpSegment& seg, bool verify_checksum) {
+  if (ip.packet_length > l3.size()) return DropReason::kIpBadTotalLength;
+  seg.ip = ip;
   if (seg.ip.proto != net::kProtoTcp) return DropReason::kIpUnsupportedProto;
   if (seg.ip.fragment) return DropReason::kIpFragment;
   uint16_t l4_len = seg.ip.l4_length();

@@ -47,6 +47,10 @@ struct TcpSegment {
 // header checksum and, when `verify_checksum`, the TCP checksum.
 DropReason parse_tcp_segment(std::span<const uint8_t> l3, TcpSegment& seg,
                              bool verify_checksum = true);
+// The same for a packet whose IP header(s) the caller already parsed (with
+// the IPv4 header checksum verified) as `ip`: they are not parsed again.
+DropReason parse_tcp_segment(std::span<const uint8_t> l3, const net::IpPacketInfo& ip,
+                             TcpSegment& seg, bool verify_checksum = true);
 
 struct SegmentParams {
   uint16_t src_port;

@@ -76,10 +76,10 @@ static ctcp::ControlSegment reply_to(const Connection& c, uint8_t flags) {
           flags};
 }
 
-void Worker::ctcp_input(const Interface& in, rte_mbuf* m) {
+void Worker::ctcp_input(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info) {
   auto view = net::mbuf_view(m);
   ctcp::TcpSegment seg;
-  DropReason r = ctcp::parse_tcp_segment(view.bytes(), seg);
+  DropReason r = ctcp::parse_tcp_segment(view.bytes(), info, seg);
   if (r != DropReason::kNone) return drop(m, r);
   ctcp::FlowKey key{net::ip_destination(view.bytes(), seg.ip), net::ip_source(view.bytes(), seg.ip),
                     seg.dst_port, seg.src_port};

@@ -235,7 +235,7 @@ void Worker::handle_ipv6(const Interface& in, rte_mbuf* m) {
 void Worker::public_input(const Interface& in, rte_mbuf* m, net::IpPacketInfo& info) {
   switch (info.proto) {
     case net::kProtoTcp:
-      return ctcp_input(in, m);
+      return ctcp_input(in, m, info);
     case net::kProtoEsp:
       if (gw_.ipsec()) return esp_input(m, info);
       return punt_to_local(m);  // relay mode: the host's ESP

@@ -69,7 +69,8 @@ class Worker {
   bool handle_icmp_to_us(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info);
 
   // Pseudo-TCP receive side (public port, segment addressed to us).
-  void ctcp_input(const Interface& in, rte_mbuf* m);
+  // `info`: the packet as parsed on arrival (not parsed again).
+  void ctcp_input(const Interface& in, rte_mbuf* m, const net::IpPacketInfo& info);
   void ctcp_data(ctcp::ConnId id, ctcp::Connection& c, rte_mbuf* m, const ctcp::TcpSegment& seg);
   void ctcp_no_connection(const Interface& in, rte_mbuf* m, const ctcp::TcpSegment& seg,
                           const ctcp::FlowKey& key);
