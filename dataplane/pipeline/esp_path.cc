@@ -212,7 +212,10 @@ void Worker::send_via_sa(rte_mbuf* m, OutboundSa& sa) {
   if (sa.eth_generation != generation) {
     net::MacAddress mac;
     // Unresolved: the slow path solicits and holds the packet.
-    if (!neighbors.lookup(sa.route.port, sa.route.next_hop, mac)) return send_l3_via(m, sa.route);
+    if (!neighbors.lookup(sa.route.port, sa.route.next_hop, mac)) {
+      send_l3_via(m, sa.route);
+      return;
+    }
     const Interface* out = gw_.interface(sa.route.port);
     std::memcpy(sa.eth_macs, mac.bytes.data(), 6);
     std::memcpy(sa.eth_macs + 6, out->mac.bytes.data(), 6);

@@ -284,52 +284,62 @@ void Worker::solicit(const Interface& out, const net::IpAddress& next_hop) {
 }
 
 void Worker::send_l3(rte_mbuf* m) {
-  auto view = net::mbuf_view(m);
-  bool v4 = (view.data()[0] >> 4) == 4;
-  net::IpAddress dst =
-      v4 ? net::IpAddress::v4(view.data() + 16) : net::IpAddress::v6(view.data() + 24);
+  const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
+  const net::DestinationCache::Key key = net::DestinationCache::key_of(ip);
+  const bool v4 = key.family == net::IpFamily::kV4;
+  // Read before the lookups: a change after them makes the entry miss next time.
+  const uint64_t generation = gw_.neighbors().generation();
+  net::DestinationCache::Egress egress;
+  if (destinations_.find(key, generation, egress)) {
+    uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
+    if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
+    std::memcpy(eth, egress.macs, 12);
+    net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
+    return enqueue(egress.port, m);
+  }
+  net::IpAddress dst = v4 ? net::IpAddress::v4(ip + 16) : net::IpAddress::v6(ip + 24);
   net::RouteResult route;
   if (!gw_.routes().lookup(dst, route)) return drop(m, DropReason::kNoRoute);
-  send_l3_via(m, route);
+  const uint8_t* macs = send_l3_via(m, route);
+  if (macs != nullptr) destinations_.insert(key, generation, route.port, macs);
 }
 
-void Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
+const uint8_t* Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
   const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
   // Read before the lookup: a change after it makes the entry miss next time.
   const uint64_t generation = gw_.neighbors().generation();
   uint32_t h;
   std::memcpy(&h, route.next_hop.bytes.data() + (route.next_hop.is_v4() ? 0 : 12), 4);
   NextHopCache& c = next_hops_[(h ^ (h >> 16) ^ route.port) % kNextHopCache];
-  if (c.generation == generation && c.port == route.port && c.next_hop == route.next_hop) {
-    uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
-    if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
-    std::memcpy(eth, c.macs, 12);
-    net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
-    return enqueue(route.port, m);
-  }
-  auto view = net::mbuf_view(m);
-  const Interface* out = gw_.interface(route.port);
-  net::MacAddress mac;
-  if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {
-    solicit(*out, route.next_hop);
-    // Hold a few packets while ARP/ND runs, as routers do: the first packet
-    // to a new peer is often a SYN whose loss would cost a retransmit.
-    if (pending_count_ < pending_.size()) {
-      pending_[pending_count_++] = {m, rte_rdtsc()};
-      return;
+  if (c.generation != generation || c.port != route.port || c.next_hop != route.next_hop) {
+    const Interface* out = gw_.interface(route.port);
+    net::MacAddress mac;
+    if (!gw_.neighbors().lookup(route.port, route.next_hop, mac)) {
+      solicit(*out, route.next_hop);
+      // Hold a few packets while ARP/ND runs, as routers do: the first packet
+      // to a new peer is often a SYN whose loss would cost a retransmit.
+      if (pending_count_ < pending_.size()) {
+        pending_[pending_count_++] = {m, rte_rdtsc()};
+        return nullptr;
+      }
+      drop(m, DropReason::kNeighborUnresolved);
+      return nullptr;
     }
-    return drop(m, DropReason::kNeighborUnresolved);
+    c.generation = generation;
+    c.next_hop = route.next_hop;
+    c.port = route.port;
+    std::memcpy(c.macs, mac.bytes.data(), 6);
+    std::memcpy(c.macs + 6, out->mac.bytes.data(), 6);
   }
-  c.generation = generation;
-  c.next_hop = route.next_hop;
-  c.port = route.port;
-  std::memcpy(c.macs, mac.bytes.data(), 6);
-  std::memcpy(c.macs + 6, out->mac.bytes.data(), 6);
-  uint8_t* eth = view.prepend(net::kEthHeaderLen);
-  if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
-  net::write_eth_header(eth, mac, out->mac, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
-  net::mbuf_commit(m, view);
+  uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
+  if (!eth) {
+    drop(m, DropReason::kEncapNoHeadroom);
+    return nullptr;
+  }
+  std::memcpy(eth, c.macs, 12);
+  net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
   enqueue(route.port, m);
+  return c.macs;
 }
 
 void Worker::retry_unresolved(uint64_t now) {

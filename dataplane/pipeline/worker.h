@@ -18,6 +18,7 @@
 #include "dataplane/ctcp/flow_lookup_cache.h"
 #include "dataplane/ctcp/framing.h"
 #include "dataplane/esp/esp.h"
+#include "dataplane/net/destination_cache.h"
 #include "dataplane/pipeline/gateway.h"
 #include "dataplane/spd/spd_flow_cache.h"
 #include "dataplane/stats/counters.h"
@@ -133,7 +134,9 @@ class Worker {
   // Output helpers.
   void send_control(const ctcp::ControlSegment& s);
   void send_l3(rte_mbuf* m);  // route, resolve, add Ethernet, enqueue
-  void send_l3_via(rte_mbuf* m, const net::RouteResult& route);  // route already known
+  // Route already known. Returns the frame's two MACs (destination, source:
+  // 12 bytes, valid until the next call) when it was queued, else nullptr.
+  const uint8_t* send_l3_via(rte_mbuf* m, const net::RouteResult& route);
   void punt_to_local(rte_mbuf* m);
   void send_packet_too_big(rte_mbuf* offending, uint16_t mtu);
   void solicit(const Interface& out, const net::IpAddress& next_hop);
@@ -180,6 +183,8 @@ class Worker {
   };
   static constexpr uint32_t kNextHopCache = 16;
   std::array<NextHopCache, kNextHopCache> next_hops_{};
+  // Resolved destinations of send_l3 (egress port and MACs by address).
+  net::DestinationCache destinations_;
 
   // Per-burst ESP batches (parallel arrays: packet, SA, engine op).
   static constexpr uint16_t kEspBatch = 64;
