@@ -28,10 +28,19 @@ class DestinationCache {
     IpFamily family = IpFamily::kNone;
   };
   static Key key_of(const uint8_t* ip) {
+    // Fixed-size loads straight into the words: one copy of a variable
+    // length became byte stores that the words' loads then waited for.
     Key k;
-    const bool v4 = (ip[0] >> 4) == 4;
-    k.family = v4 ? IpFamily::kV4 : IpFamily::kV6;
-    std::memcpy(k.words, ip + (v4 ? 16 : 24), v4 ? 4 : 16);
+    if ((ip[0] >> 4) == 4) {
+      uint32_t a;
+      std::memcpy(&a, ip + 16, 4);
+      k.words[0] = a;
+      k.family = IpFamily::kV4;
+    } else {
+      std::memcpy(&k.words[0], ip + 24, 8);
+      std::memcpy(&k.words[1], ip + 32, 8);
+      k.family = IpFamily::kV6;
+    }
     return k;
   }
 
