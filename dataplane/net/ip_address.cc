@@ -7,24 +7,10 @@
 
 namespace tcpsec::net {
 
-IpAddress IpAddress::v4(const uint8_t* p) {
-  IpAddress a;
-  a.family = IpFamily::kV4;
-  std::memcpy(a.bytes.data(), p, 4);
-  return a;
-}
-
 IpAddress IpAddress::v4(uint32_t host_order) {
   uint8_t b[4] = {static_cast<uint8_t>(host_order >> 24), static_cast<uint8_t>(host_order >> 16),
                   static_cast<uint8_t>(host_order >> 8), static_cast<uint8_t>(host_order)};
   return v4(b);
-}
-
-IpAddress IpAddress::v6(const uint8_t* p) {
-  IpAddress a;
-  a.family = IpFamily::kV6;
-  std::memcpy(a.bytes.data(), p, 16);
-  return a;
 }
 
 Expected<IpAddress> IpAddress::parse(std::string_view text) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -22,9 +23,21 @@ struct IpAddress {
   IpFamily family = IpFamily::kNone;
   std::array<uint8_t, 3> reserved{};
 
-  static IpAddress v4(const uint8_t* p);
+  // From the 4 or 16 address bytes at `p` (a packet's header). Inline, and
+  // written as the words operator== reads: built byte-wise (zeroed bytes,
+  // then a 4-byte copy, then the family byte), the compare right after it in
+  // the per-packet lookups waited on store forwarding.
+  static IpAddress v4(const uint8_t* p) {
+    uint32_t a;
+    std::memcpy(&a, p, 4);
+    return from_words(a, 0, IpFamily::kV4);
+  }
   static IpAddress v4(uint32_t host_order);
-  static IpAddress v6(const uint8_t* p);
+  static IpAddress v6(const uint8_t* p) {
+    uint64_t w[2];
+    std::memcpy(w, p, 16);
+    return from_words(w[0], w[1], IpFamily::kV6);
+  }
   // Accepts dotted quad or RFC 5952 text; the error names the text.
   static Expected<IpAddress> parse(std::string_view text);
 
@@ -45,6 +58,18 @@ struct IpAddress {
     return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (xf ^ yf)) == 0;
   }
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+
+ private:
+  // bytes as two little-endian words, then family and three zero bytes.
+  static IpAddress from_words(uint64_t w0, uint64_t w1, IpFamily family) {
+    static_assert(std::endian::native == std::endian::little);
+    IpAddress r;
+    const uint64_t words[2] = {w0, w1};
+    const uint32_t tail = static_cast<uint32_t>(family);  // little-endian: family first
+    std::memcpy(r.bytes.data(), words, 16);
+    std::memcpy(reinterpret_cast<uint8_t*>(&r) + 16, &tail, 4);
+    return r;
+  }
 };
 static_assert(sizeof(IpAddress) == 20);
 static_assert(offsetof(IpAddress, family) == 16 && offsetof(IpAddress, reserved) == 17);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace tcpsec::net {
 namespace {
 
@@ -14,6 +16,25 @@ TEST(IpAddress, ParsesBothFamiliesAndRoundTrips) {
   ASSERT_TRUE(v6);
   EXPECT_TRUE(v6->is_v6());
   EXPECT_EQ(v6->to_string(), "2001:db8::1");
+}
+
+TEST(IpAddress, FromPacketBytesIsTheParsedAddressByteForByte) {
+  // Table keys hash all 20 bytes: the fast constructors must leave exactly
+  // what parse() leaves (IPv4 in bytes 0-3, zeros, family, zero padding).
+  const uint8_t v4_bytes[4] = {192, 0, 2, 77};
+  const uint8_t v6_bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34};
+  const IpAddress a = IpAddress::v4(v4_bytes);
+  const IpAddress b = IpAddress::v6(v6_bytes);
+  const IpAddress pa = *IpAddress::parse("192.0.2.77");
+  const IpAddress pb = *IpAddress::parse("2001:db8::1234");
+  EXPECT_EQ(std::memcmp(&a, &pa, sizeof a), 0);
+  EXPECT_EQ(std::memcmp(&b, &pb, sizeof b), 0);
+  EXPECT_TRUE(a == pa && b == pb);
+  EXPECT_TRUE(a.is_v4() && b.is_v6());
+  EXPECT_EQ(a.to_string(), "192.0.2.77");
+  // The same leading bytes in the other family are another address.
+  uint8_t widened[16] = {192, 0, 2, 77};
+  EXPECT_FALSE(IpAddress::v6(widened) == a);
 }
 
 TEST(IpAddress, RefusesGarbageNamingIt) {
