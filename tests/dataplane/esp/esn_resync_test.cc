@@ -11,7 +11,6 @@ namespace {
 
 using crypto::Algorithm;
 using test::Bytes;
-using test::Frame;
 using test::SaSpec;
 
 constexpr uint64_t k2To32 = uint64_t{1} << 32;
@@ -23,38 +22,13 @@ Bytes inner_packet(uint16_t payload) {
 }
 
 Bytes seal(test::SaPair& sender, const Bytes& inner) {
-  Frame f(inner);
-  EspOp op;
-  EXPECT_EQ(esp_outbound_prepare(f.buf(), test::parse(inner), *sender.out, op), DropReason::kNone);
-  esp_process(test::engine(), std::span<EspOp>(&op, 1));
-  EXPECT_EQ(esp_outbound_finish(f.buf(), op), DropReason::kNone);
-  return f.copy();
+  return test::encrypt(sender, inner);
 }
-
-struct Opened {
-  DropReason drop;
-  bool resynced;
-  bool unchanged;
-  Bytes out;
-};
 
 // The worker's inbound sequence: prepare, engine, finish, and the A3 retry
 // for an ICV failure.
-Opened open(test::SaPair& receiver, const Bytes& pkt) {
-  Frame f(pkt);
-  const auto before = f.snapshot();
-  EspOp op;
-  DropReason r = esp_inbound_prepare(f.buf(), test::parse(pkt), *receiver.in, op);
-  bool resynced = false;
-  if (r == DropReason::kNone) {
-    esp_process(test::engine(), std::span<EspOp>(&op, 1));
-    r = esp_inbound_finish(f.buf(), op);
-    if (r == DropReason::kEspBadIcv && esp_inbound_resync(test::engine(), f.buf(), op)) {
-      resynced = true;
-      r = DropReason::kNone;
-    }
-  }
-  return {r, resynced, f.snapshot() == before, f.copy()};
+test::InResult open(test::SaPair& receiver, const Bytes& pkt) {
+  return test::decrypt(receiver, pkt, /*resync=*/true);
 }
 
 // A sender 2^32 + 4 packets past a receiver whose window tops at 1000.
@@ -78,13 +52,13 @@ TEST(EspResync, AfterThresholdFailuresTheNextSubspaceIsTried) {
     LostSubspace t(alg);
     const Bytes inner = inner_packet(60);
     for (uint32_t i = 0; i < kEspResyncThreshold; ++i) {
-      Opened o = open(*t.receiver, seal(*t.sender, inner));
+      test::InResult o = open(*t.receiver, seal(*t.sender, inner));
       EXPECT_EQ(o.drop, DropReason::kEspBadIcv) << i;  // A2 infers the old subspace
       EXPECT_FALSE(o.resynced);
       EXPECT_TRUE(o.unchanged);
     }
     EXPECT_EQ(t.receiver->in->window.top(), 1000u);
-    Opened o = open(*t.receiver, seal(*t.sender, inner));
+    test::InResult o = open(*t.receiver, seal(*t.sender, inner));
     ASSERT_EQ(o.drop, DropReason::kNone);
     EXPECT_TRUE(o.resynced);
     EXPECT_TRUE(test::SameBytes(o.out, inner));
@@ -111,7 +85,7 @@ TEST(EspResync, AnAuthenticPacketResetsTheCount) {
   EXPECT_EQ(t.receiver->in->icv_failures, 0u);
   // The count starts again: threshold failures refused before a retry.
   for (uint32_t i = 0; i < kEspResyncThreshold; ++i) {
-    Opened o = open(*t.receiver, seal(*t.sender, inner));
+    test::InResult o = open(*t.receiver, seal(*t.sender, inner));
     EXPECT_EQ(o.drop, DropReason::kEspBadIcv) << i;
     EXPECT_FALSE(o.resynced);
   }
@@ -124,7 +98,7 @@ TEST(EspResync, ForgeriesPastTheThresholdStayRefused) {
   for (uint32_t i = 0; i < kEspResyncThreshold + 5; ++i) {
     Bytes forged = seal(*t.sender, inner);
     forged[forged.size() - 20] ^= 0x10;  // ciphertext: fails in every subspace
-    Opened o = open(*t.receiver, forged);
+    test::InResult o = open(*t.receiver, forged);
     EXPECT_EQ(o.drop, DropReason::kEspBadIcv) << i;
     EXPECT_FALSE(o.resynced);
     EXPECT_TRUE(o.unchanged) << i;
@@ -140,7 +114,7 @@ TEST(EspResync, NotWithoutEsn) {
   for (uint32_t i = 0; i < kEspResyncThreshold + 3; ++i) {
     Bytes forged = seal(*t.sender, inner);
     forged.back() ^= 1;  // ICV
-    Opened o = open(*t.receiver, forged);
+    test::InResult o = open(*t.receiver, forged);
     EXPECT_EQ(o.drop, DropReason::kEspBadIcv);
     EXPECT_FALSE(o.resynced);
     EXPECT_TRUE(o.unchanged);

@@ -221,41 +221,9 @@ INSTANTIATE_TEST_SUITE_P(All, EspRoundTrip, ::testing::ValuesIn(round_trips()),
 // ---------------------------------------------------------------------------
 // Helpers for the refusals
 
-// Encapsulates `inner` with the SA's outbound side: the ESP packet.
-Bytes encrypt(test::SaPair& sa, const Bytes& inner) {
-  Frame f(inner);
-  EspOp op;
-  EXPECT_EQ(esp_outbound_prepare(f.buf(), test::parse(inner), *sa.out, op), DropReason::kNone);
-  esp_process(test::engine(), std::span<EspOp>(&op, 1));
-  EXPECT_EQ(esp_outbound_finish(f.buf(), op), DropReason::kNone);
-  return f.copy();
-}
-
-// Runs the inbound path on `pkt`; the drop reason, and whether a refused
-// buffer was left untouched.
-struct InResult {
-  DropReason drop;
-  bool unchanged;
-  Bytes out;
-};
-
-InResult decrypt(test::SaPair& sa, const Bytes& pkt) {
-  Frame f(pkt);
-  const auto before = f.snapshot();
-  net::IpPacketInfo info;
-  DropReason r = net::parse_ip_packet(pkt, info);
-  if (r != DropReason::kNone) return {r, true, {}};
-  EspOp op;
-  r = esp_inbound_prepare(f.buf(), info, *sa.in, op);
-  if (r == DropReason::kNone) {
-    EXPECT_FALSE(f.snapshot() != before) << "prepare changed the buffer";
-    esp_process(test::engine(), std::span<EspOp>(&op, 1));
-    r = esp_inbound_finish(f.buf(), op);
-  } else {
-    EXPECT_EQ(op.crypto.sa, nullptr);  // the engine would skip it
-  }
-  return {r, f.snapshot() == before, f.copy()};
-}
+using test::decrypt;
+using test::encrypt;
+using test::InResult;
 
 Bytes udp_v4(uint16_t payload = 40) {
   InnerSpec s;

@@ -284,4 +284,47 @@ inline Bytes wrap_outer(Fam f, std::span<const uint8_t> esp, uint8_t tos = 0) {
   return p;
 }
 
+// Encapsulates `inner` with the SA's outbound side: the ESP packet.
+inline Bytes encrypt(SaPair& sa, const Bytes& inner) {
+  Frame f(inner);
+  EspOp op;
+  EXPECT_EQ(esp_outbound_prepare(f.buf(), parse(inner), *sa.out, op), DropReason::kNone);
+  esp_process(engine(), std::span<EspOp>(&op, 1));
+  EXPECT_EQ(esp_outbound_finish(f.buf(), op), DropReason::kNone);
+  return f.copy();
+}
+
+// Runs the inbound path on `pkt` as a worker does (with `resync`, the ESN
+// resynchronisation retry of an ICV failure too): the drop reason, whether
+// a refused buffer was left untouched, the result, whether the retry took it.
+struct InResult {
+  DropReason drop;
+  bool unchanged;
+  Bytes out;
+  bool resynced = false;
+};
+
+inline InResult decrypt(SaPair& sa, const Bytes& pkt, bool resync = false) {
+  Frame f(pkt);
+  const auto before = f.snapshot();
+  net::IpPacketInfo info;
+  DropReason r = net::parse_ip_packet(pkt, info);
+  if (r != DropReason::kNone) return {r, true, {}};
+  EspOp op;
+  r = esp_inbound_prepare(f.buf(), info, *sa.in, op);
+  bool resynced = false;
+  if (r == DropReason::kNone) {
+    EXPECT_FALSE(f.snapshot() != before) << "prepare changed the buffer";
+    esp_process(engine(), std::span<EspOp>(&op, 1));
+    r = esp_inbound_finish(f.buf(), op);
+    if (resync && r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf(), op)) {
+      resynced = true;
+      r = DropReason::kNone;
+    }
+  } else {
+    EXPECT_EQ(op.crypto.sa, nullptr);  // the engine would skip it
+  }
+  return {r, f.snapshot() == before, f.copy(), resynced};
+}
+
 }  // namespace tcpsec::esp::test

@@ -6,14 +6,13 @@
 #include <vector>
 
 #include "dataplane/net/ip_packet.h"
+#include "tests/dataplane/net/net_test_util.h"
 
 namespace tcpsec::net {
 namespace {
 
-// RFC 1071's worked IPv4 header (TTL 64, UDP, checksum 0xb861).
 std::vector<uint8_t> v4_header() {
-  return {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-          0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+  return test_util::rfc1071_v4_header();
 }
 
 TEST(DecrementTtl, Ipv4KnownHeader) {

@@ -7,13 +7,14 @@
 #include <span>
 #include <vector>
 
+#include "tests/dataplane/net/net_test_util.h"
+
 namespace tcpsec::net {
 namespace {
 
-// IPv4 header from RFC 1071-style worked example (checksum 0xb861).
+using test_util::rfc1071_v4_header;
 std::vector<uint8_t> v4_header() {
-  return {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-          0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+  return rfc1071_v4_header();
 }
 
 TEST(InternetChecksum, MatchesKnownHeader) {

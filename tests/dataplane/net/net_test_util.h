@@ -22,6 +22,12 @@ inline std::vector<uint8_t> vec(std::span<const uint8_t> s) {
   return std::vector<uint8_t>(s.begin(), s.end());
 }
 
+// RFC 1071's worked IPv4 header (TTL 64, UDP, 0x73 bytes, checksum 0xb861).
+inline std::vector<uint8_t> rfc1071_v4_header() {
+  return {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+          0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+}
+
 inline IpAddress ip(const char* text) {
   auto a = IpAddress::parse(text);
   EXPECT_TRUE(a.has_value()) << text;
