@@ -221,6 +221,12 @@ class IkeInterop:
             out += "\n--- tcpsec-ike ---\n" + self.ike.output()
         if self.dp:
             out += "\n--- dataplane ---\n" + self.dp.output()[-3000:]
+            # Its live counters and drops by reason: where a lost packet went.
+            ctl = os.environ.get("TCPSEC_TCPSECCTL", "")
+            if ctl and self.dp.proc is not None and self.dp.proc.poll() is None:
+                res = subprocess.run([ctl, "--socket", self.dp_sock, "counters"], text=True,
+                                     capture_output=True, timeout=10)
+                out += "\n--- dataplane counters ---\n" + res.stdout + res.stderr
         return out
 
     def stop(self):
