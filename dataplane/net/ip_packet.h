@@ -54,6 +54,18 @@ inline uint16_t ipv4_header20_sum(const uint8_t* ip, bool with_checksum = true) 
   return static_cast<uint16_t>(s);
 }
 
+// What parse_ip_packet() gives for an IPv4 packet with a 20-byte header.
+inline IpPacketInfo ipv4_info(uint16_t total, uint8_t proto, bool fragment) {
+  IpPacketInfo info;
+  info.family = IpFamily::kV4;
+  info.l3_length = kIpv4HeaderLen;
+  info.packet_length = total;
+  info.proto_offset = 9;
+  info.proto = proto;
+  info.fragment = fragment;
+  return info;
+}
+
 // The usual IPv4 header - 20 bytes, no options, checksum right, total
 // length within the `avail` bytes at `ip` - parsed inline for the fast
 // paths, into what parse_ip_packet() would give. False for anything else,
@@ -63,12 +75,7 @@ inline bool parse_ipv4_plain(const uint8_t* ip, size_t avail, IpPacketInfo& info
   if (avail < kIpv4HeaderLen || ip[0] != 0x45) return false;
   const uint16_t total = load_be16(ip + 2);
   if (total < kIpv4HeaderLen || total > avail || ipv4_header20_sum(ip) != 0xffff) return false;
-  info.family = IpFamily::kV4;
-  info.l3_length = kIpv4HeaderLen;
-  info.packet_length = total;
-  info.proto_offset = 9;
-  info.proto = ip[9];
-  info.fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF set or offset non-zero
+  info = ipv4_info(total, ip[9], (load_be16(ip + 6) & 0x3fff) != 0);  // MF set or offset non-zero
   return true;
 }
 

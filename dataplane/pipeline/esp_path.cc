@@ -221,12 +221,7 @@ void Worker::send_via_sa(rte_mbuf* m, OutboundSa& sa) {
     std::memcpy(sa.eth_macs + 6, out->mac.bytes.data(), 6);
     sa.eth_generation = generation;
   }
-  const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
-  uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
-  if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
-  std::memcpy(eth, sa.eth_macs, 12);
-  net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
-  enqueue(sa.route.port, m);
+  send_with_macs(m, sa.route.port, sa.eth_macs);
 }
 
 // ---- inbound ------------------------------------------------------------

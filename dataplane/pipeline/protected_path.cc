@@ -67,14 +67,8 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
     rte_pktmbuf_adj(m, net::kEthHeaderLen);
     if (m->data_len > total) rte_pktmbuf_trim(m, m->data_len - total);
     net::decrement_ttl(rte_pktmbuf_mtod(m, uint8_t*));  // > 1: checked in the first pass
-    net::IpPacketInfo info;
-    info.family = net::IpFamily::kV4;
-    info.l3_length = net::kIpv4HeaderLen;
-    info.packet_length = total;
-    info.proto_offset = 9;
-    info.proto = p[i].proto;
-    info.fragment = false;  // fragments are not usual frames
-    spd_classify4(m, info, p[i].key);
+    // (Fragments are not usual frames.)
+    spd_classify4(m, net::ipv4_info(total, p[i].proto, false), p[i].key);
   }
 }
 

@@ -286,18 +286,15 @@ void Worker::solicit(const Interface& out, const net::IpAddress& next_hop) {
 void Worker::send_l3(rte_mbuf* m) {
   const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
   const net::DestinationCache::Key key = net::DestinationCache::key_of(ip);
-  const bool v4 = key.family == net::IpFamily::kV4;
   // Read before the lookups: a change after them makes the entry miss next time.
   const uint64_t generation = gw_.neighbors().generation();
   net::DestinationCache::Egress egress;
   if (destinations_.find(key, generation, egress)) {
-    uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
-    if (!eth) return drop(m, DropReason::kEncapNoHeadroom);
-    std::memcpy(eth, egress.macs, 12);
-    net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
-    return enqueue(egress.port, m);
+    send_with_macs(m, egress.port, egress.macs);
+    return;
   }
-  net::IpAddress dst = v4 ? net::IpAddress::v4(ip + 16) : net::IpAddress::v6(ip + 24);
+  net::IpAddress dst =
+      key.family == net::IpFamily::kV4 ? net::IpAddress::v4(ip + 16) : net::IpAddress::v6(ip + 24);
   net::RouteResult route;
   if (!gw_.routes().lookup(dst, route)) return drop(m, DropReason::kNoRoute);
   const uint8_t* macs = send_l3_via(m, route);
@@ -305,7 +302,6 @@ void Worker::send_l3(rte_mbuf* m) {
 }
 
 const uint8_t* Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
-  const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
   // Read before the lookup: a change after it makes the entry miss next time.
   const uint64_t generation = gw_.neighbors().generation();
   uint32_t h;
@@ -331,15 +327,20 @@ const uint8_t* Worker::send_l3_via(rte_mbuf* m, const net::RouteResult& route) {
     std::memcpy(c.macs, mac.bytes.data(), 6);
     std::memcpy(c.macs + 6, out->mac.bytes.data(), 6);
   }
+  return send_with_macs(m, route.port, c.macs) ? c.macs : nullptr;
+}
+
+bool Worker::send_with_macs(rte_mbuf* m, uint16_t port, const uint8_t* macs) {
+  const bool v4 = (rte_pktmbuf_mtod(m, const uint8_t*)[0] >> 4) == 4;
   uint8_t* eth = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, net::kEthHeaderLen));
   if (!eth) {
     drop(m, DropReason::kEncapNoHeadroom);
-    return nullptr;
+    return false;
   }
-  std::memcpy(eth, c.macs, 12);
+  std::memcpy(eth, macs, 12);
   net::store_be16(eth + 12, v4 ? net::kEtherTypeIpv4 : net::kEtherTypeIpv6);
-  enqueue(route.port, m);
-  return c.macs;
+  enqueue(port, m);
+  return true;
 }
 
 void Worker::retry_unresolved(uint64_t now) {

@@ -137,6 +137,9 @@ class Worker {
   // Route already known. Returns the frame's two MACs (destination, source:
   // 12 bytes, valid until the next call) when it was queued, else nullptr.
   const uint8_t* send_l3_via(rte_mbuf* m, const net::RouteResult& route);
+  // Adds the Ethernet header from `macs` (destination, source: 12 bytes) to
+  // the IP packet `m` and queues it on `port`; false (dropped) without headroom.
+  bool send_with_macs(rte_mbuf* m, uint16_t port, const uint8_t* macs);
   void punt_to_local(rte_mbuf* m);
   void send_packet_too_big(rte_mbuf* offending, uint16_t mtu);
   void solicit(const Interface& out, const net::IpAddress& next_hop);
