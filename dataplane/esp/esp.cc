@@ -155,6 +155,18 @@ uint8_t inbound_check(CryptoOp& c) {
   return 0;
 }
 
+// The decryption of an inbound `op` (its seq, offsets and payload length
+// set) at `esp`, with what inbound_check sets cleared.
+void arm_inbound(EspOp& op, const EspSaIn& sa, uint8_t* esp) {
+  op.next_header = 0;
+  op.set_ce = false;
+  op.data_length = 0;
+  op.inner = net::IpPacketInfo{};  // set by inbound_check (tunnel mode)
+  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, op.payload_length, sa.esn,
+              Direction::kDecrypt);
+  op.crypto.check = inbound_check;
+}
+
 DropReason from_status(const CryptoOp& c) {
   switch (c.status) {
     case OpStatus::kOk:
@@ -327,12 +339,7 @@ DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& 
   op.l3_length = outer.l3_length;
   op.proto_offset = outer.proto_offset;
   op.family = outer.family;
-  op.next_header = 0;
-  op.set_ce = false;
-  op.data_length = 0;
-  op.inner = net::IpPacketInfo{};  // set by inbound_check (tunnel mode)
-  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, payload, sa.esn, Direction::kDecrypt);
-  op.crypto.check = inbound_check;
+  arm_inbound(op, sa, esp);
   return DropReason::kNone;
 }
 
@@ -375,13 +382,7 @@ bool esp_inbound_resync(crypto::CryptoEngine& engine, net::PacketBuffer& buf, Es
   // The refused packet's ciphertext is intact (the engine restores it), so
   // it is decrypted again with the next high half in its ICV input.
   op.seq += uint64_t{1} << 32;
-  op.next_header = 0;
-  op.set_ce = false;
-  op.data_length = 0;
-  op.inner = net::IpPacketInfo{};
-  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, buf.data() + op.esp_offset, op.payload_length,
-              /*esn=*/true, Direction::kDecrypt);
-  op.crypto.check = inbound_check;
+  arm_inbound(op, sa, buf.data() + op.esp_offset);
   esp_process(engine, std::span<EspOp>(&op, 1));
   return esp_inbound_finish(buf, op) == DropReason::kNone;
 }
