@@ -7,6 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "dataplane/config/config_loader.h"
 #include "dataplane/pipeline/gateway.h"
 #include "dataplane/pipeline/worker.h"
+#include "dataplane/port/mbuf_sizing.h"
 #include "dataplane/port/port_setup.h"
 #include "dataplane/rpc/dataplane_service.h"
 #include "dataplane/rpc/event_source.h"
@@ -204,8 +206,11 @@ int main(int argc, char** argv) {
     rte_eal_cleanup();
     return 1;
   }
-  rte_mempool* pool = rte_pktmbuf_pool_create("mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                              static_cast<int>(rte_socket_id()));
+  uint32_t max_mtu = 0;
+  for (const auto& p : config.ports()) max_mtu = std::max(max_mtu, p.mtu());
+  rte_mempool* pool =
+      rte_pktmbuf_pool_create("mbufs", 16383, 256, 0, tcpsec::port::mbuf_data_room(max_mtu),
+                              static_cast<int>(rte_socket_id()));
   if (!pool) {
     std::fprintf(stderr, "tcpsec-dataplane: mbuf pool: %s\n", rte_strerror(rte_errno));
     rte_eal_cleanup();

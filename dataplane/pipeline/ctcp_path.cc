@@ -492,8 +492,8 @@ void Worker::ctcp_output(ConnId id, Connection& c, rte_mbuf* m, OutboundSa* sa) 
   if (!fragment) return sa != nullptr && sa->has_route ? send_via_sa(m, *sa) : send_l3(m);
 
   // IPv4 without DF: fragment the outer packet to the egress MTU.
-  rte_mbuf* frags[8];
-  int32_t n = rte_ipv4_fragment_packet(m, frags, 8, out->mtu, gw_.pool(), gw_.pool());
+  rte_mbuf* frags[kMaxFragments];
+  int32_t n = rte_ipv4_fragment_packet(m, frags, kMaxFragments, out->mtu, gw_.pool(), gw_.pool());
   rte_pktmbuf_free(m);
   if (n < 0) {
     drops_.add(DropReason::kPmtuFragmentFailed);

@@ -96,8 +96,9 @@ void Worker::esp_out_enqueue(rte_mbuf* m, OutboundSa* sa, const net::IpPacketInf
         if (icmp) rte_pktmbuf_free(icmp);
         return drop(m, DropReason::kPmtuExceededDf);
       }
-      rte_mbuf* frags[8];
-      int32_t n = rte_ipv4_fragment_packet(m, frags, 8, fits & ~7u, gw_.pool(), gw_.pool());
+      rte_mbuf* frags[kMaxFragments];
+      int32_t n =
+          rte_ipv4_fragment_packet(m, frags, kMaxFragments, fits & ~7u, gw_.pool(), gw_.pool());
       rte_pktmbuf_free(m);
       if (n < 0) {
         drops_.add(DropReason::kPmtuFragmentFailed);

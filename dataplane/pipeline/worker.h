@@ -46,6 +46,9 @@ class Worker {
  public:
   static constexpr uint16_t kMaxBurst = 256;
   static constexpr uint16_t kMaxPorts = 16;
+  // Fragments one packet may become before encryption: a 9216-byte jumbo
+  // packet into a 576-byte MTU less the ESP overhead takes 19.
+  static constexpr uint16_t kMaxFragments = 32;
 
   Worker(Gateway& gateway, WorkerOptions options);
   // Slow-path setup that can fail (the crypto engine): call before run().

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace tcpsec::port {
 
@@ -147,8 +148,18 @@ Expected<pipeline::Interface> setup_port(const v1::Port& cfg, rte_mempool* pool,
     if (!p) return Status::error(where + ".addresses[" + std::to_string(i) + "]: " + p.error());
     itf.addresses.push_back(*p);
   }
-  // The MTU is enforced in software; the device is asked too where it can.
-  rte_eth_dev_set_mtu(port_id, itf.mtu);
+  // The MTU is enforced in software; the device is asked too where it can
+  // (-ENOTSUP: nothing to set). A refusal is not fatal: some devices take
+  // larger frames when set up outside DPDK (22.11's net_af_packet reports a
+  // 1518-byte maximum, yet receives what its interface MTU and framesz=
+  // allow), but the operator is told, since others would drop them.
+  if (int rc = rte_eth_dev_set_mtu(port_id, itf.mtu); rc != 0 && rc != -ENOTSUP) {
+    std::fprintf(stderr,
+                 "tcpsec-dataplane: warning: %s.mtu: the device refuses %u (%s; its largest "
+                 "frame is %u bytes): larger frames arrive only if the device is set up for "
+                 "them outside DPDK (net_af_packet: the interface MTU and framesz=)\n",
+                 where.c_str(), unsigned{itf.mtu}, rte_strerror(-rc), info.max_rx_pktlen);
+  }
   if (int rc = rte_eth_dev_start(port_id); rc != 0) {
     return Status::error(where + ": rte_eth_dev_start: " + rte_strerror(-rc));
   }

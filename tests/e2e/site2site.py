@@ -22,8 +22,14 @@ def esc(b):
     return "".join(f"\\x{c:02x}" for c in b)
 
 
-def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key, encap, tcp, workers):
+def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key, encap, tcp, workers,
+            mtu=0):
     q = f",qpairs={workers}" if workers > 1 else ""
+    if mtu:
+        # af_packet's ring frames must hold a whole jumbo frame; the PMD
+        # takes frames as contiguous, so the block is a whole number of
+        # frames (and of 4 KB pages): 4 x 9216.
+        q += ",framesz=9216,blocksz=36864"
     enc = {"plain": "plain {}", "udp": "udp {}",
            "tcp": "pseudo_tcp { peer_port: 10000 }" if tcp == "client" else "pseudo_tcp { peer_port: 0 }"}[encap]
     if encap == "tcp" and tcp == "server":
@@ -36,9 +42,9 @@ def _config(prefix, me, peer, lan, remote_lan, out_spi, in_spi, out_key, in_key,
 eal {{ file_prefix: "{prefix}" no_huge: true no_pci: true memory_mb: 512
        args: "--no-shconf" args: "--log-level=*:error" }}
 ports {{ name: "public" vdev: "net_af_packet0,iface=pub{q}" rx_queues: {workers} role: PORT_ROLE_PUBLIC
-        addresses: "{me}/24" }}
+        addresses: "{me}/24" mtu: {mtu} }}
 ports {{ name: "protected" vdev: "net_af_packet1,iface=prot{q}" rx_queues: {workers}
-        role: PORT_ROLE_PROTECTED addresses: "{lan}.1/24" }}
+        role: PORT_ROLE_PROTECTED addresses: "{lan}.1/24" mtu: {mtu} }}
 pseudo_tcp {{ {pt} }}
 sas {{ spi: {out_spi} direction: DIRECTION_OUTBOUND mode: MODE_TUNNEL tunnel_local: "{me}"
       tunnel_peer: "{peer}" algorithm: ESP_ALGORITHM_AES_GCM_128 encryption_key: "{esc(out_key)}"
@@ -54,7 +60,7 @@ workers {{ count: {workers} idle_sleep_us: 20 }}
 
 
 class SiteToSite:
-    def __init__(self, encap, workers=1):
+    def __init__(self, encap, workers=1, mtu=0):
         tag = unique("")
         self.workdir = tempfile.mkdtemp(prefix="tcpsec-s2s-")
         self.ns = {n: Netns(f"tcpsec-{n}{tag}") for n in ("hostA", "dpA", "dpB", "hostB")}
@@ -67,14 +73,16 @@ class SiteToSite:
             for i in ifs:
                 ns[n].run(f"ethtool -K {i} tx off tso off gso off gro off", check=False)
                 ns[n].run(f"sysctl -qw net.ipv6.conf.{i}.disable_ipv6=1")
+                if mtu:
+                    ns[n].run(f"ip link set {i} mtu {mtu}")
         ns["hostA"].run(f"ip addr add {A_HOST}/24 dev eth0")
         ns["hostA"].run("ip route add default via 10.10.0.1")
         ns["hostB"].run(f"ip addr add {B_HOST}/24 dev eth0")
         ns["hostB"].run("ip route add default via 10.20.0.1")
         self.a = Dataplane(_config(f"tcpsec-a{tag}", A_PUB, B_PUB, "10.10.0", "10.20.0", SPI_AB, SPI_BA,
-                                   KEY_AB, KEY_BA, encap, "client", workers), self.workdir, netns=ns["dpA"], name="a")
+                                   KEY_AB, KEY_BA, encap, "client", workers, mtu), self.workdir, netns=ns["dpA"], name="a")
         self.b = Dataplane(_config(f"tcpsec-b{tag}", B_PUB, A_PUB, "10.20.0", "10.10.0", SPI_BA, SPI_AB,
-                                   KEY_BA, KEY_AB, encap, "server", workers), self.workdir, netns=ns["dpB"], name="b")
+                                   KEY_BA, KEY_AB, encap, "server", workers, mtu), self.workdir, netns=ns["dpB"], name="b")
 
     def __enter__(self):
         # A failed start must not leak namespaces: __exit__ is not called then.
