@@ -25,9 +25,25 @@ constexpr size_t kAesSchedule = 16 * 15;  // see sa_crypto.cc
 // Marks the second-pass job that restores a refused op's ciphertext.
 char restore_tag;
 
+// No early exit: the time does not depend on where the ICVs differ. By
+// words (ICVs are 12 or 16 bytes): the byte loop was 40% of esp_process.
 inline bool equal_constant_time(const uint8_t* a, const uint8_t* b, size_t n) {
-  uint8_t diff = 0;
-  for (size_t i = 0; i < n; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
+  uint64_t diff = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    diff |= x ^ y;
+  }
+  if (i + 4 <= n) {
+    uint32_t x, y;
+    std::memcpy(&x, a + i, 4);
+    std::memcpy(&y, b + i, 4);
+    diff |= x ^ y;
+    i += 4;
+  }
+  for (; i < n; ++i) diff |= static_cast<uint8_t>(a[i] ^ b[i]);
   return diff == 0;
 }
 
