@@ -324,6 +324,12 @@ TEST_P(AeadKatTest, TamperedInputIsRefusedAndLeftUnchanged) {
     EXPECT_EQ(status, OpStatus::kAuthFailed) << pos;
     EXPECT_EQ(buf, bad) << "the refused buffer must be left as it came, flipped at " << pos;
   }
+  // A bit flipped in each tag byte in turn: the compare covers all 16.
+  for (size_t pos = v.ct_tag.size() - 16; pos < v.ct_tag.size(); ++pos) {
+    Bytes bad = v.ct_tag;
+    bad[pos] ^= static_cast<uint8_t>(0x80 >> (pos % 8));
+    EXPECT_EQ(aead_open(v.alg, v.keymat, v.iv, v.aad, bad).first, OpStatus::kAuthFailed) << pos;
+  }
   Bytes aad = v.aad;
   aad.push_back(0);
   auto [status, buf] = aead_open(v.alg, v.keymat, v.iv, aad, v.ct_tag);
@@ -398,10 +404,15 @@ TEST_P(HmacKatTest, VerifyAcceptsAndRefuses) {
   SaCrypto sa;
   install(sa, v.alg, {}, v.key);
   const size_t icv = properties(v.alg).icv_length;
-  for (bool tamper : {false, true}) {
+  // -1: intact; then a bit flipped in each ICV byte in turn (the compare
+  // goes by words: 8 + 4 bytes for SHA-1-96, 8 + 8 for SHA-256-128).
+  for (int flipped = -1; flipped < static_cast<int>(icv); ++flipped) {
+    const bool tamper = flipped >= 0;
     Bytes buf = v.data;
     buf.insert(buf.end(), v.mac.begin(), v.mac.begin() + static_cast<ptrdiff_t>(icv));
-    if (tamper) buf[buf.size() - 1] ^= 0x80;
+    if (tamper)
+      buf[v.data.size() + static_cast<size_t>(flipped)] ^=
+          static_cast<uint8_t>(1u << (flipped % 8));
     Bytes before = buf;
     CryptoOp op;
     op.sa = &sa;
@@ -410,7 +421,7 @@ TEST_P(HmacKatTest, VerifyAcceptsAndRefuses) {
     op.icv_offset = static_cast<uint16_t>(v.data.size());
     op.direction = Direction::kDecrypt;
     engine().process(std::span<CryptoOp>(&op, 1));
-    EXPECT_EQ(op.status, tamper ? OpStatus::kAuthFailed : OpStatus::kOk);
+    EXPECT_EQ(op.status, tamper ? OpStatus::kAuthFailed : OpStatus::kOk) << flipped;
     EXPECT_EQ(buf, before);
   }
 }
