@@ -262,8 +262,15 @@ void Worker::esp_input(rte_mbuf* m, const net::IpPacketInfo& outer) {
 
 void Worker::esp_input_to(rte_mbuf* m, const net::IpPacketInfo& outer, sad::SaIndex idx) {
   if (idx == sad::kNoSa) return drop(m, DropReason::kEspNoSa);
-  unsigned owner = gw_.ipsec()->inbound(idx).owner;
+  IpsecState& ips = *gw_.ipsec();
+  unsigned owner = ips.inbound_owner(idx);
   if (owner != opt_.index) return handoff(owner, m, idx, true);
+  // esp_in_flush reads the record's first line, writes its counters and
+  // checks its window once the batch is full: start loading them now.
+  const esp::EspSaIn& sa = ips.inbound(idx).esp;
+  rte_prefetch0(&sa);
+  rte_prefetch0(&sa.packets);
+  rte_prefetch0(&sa.window);
   esp_in_add(m, idx, outer);
 }
 

@@ -52,6 +52,7 @@ Expected<std::unique_ptr<IpsecState>> IpsecState::create(const Options& options)
   if (!in) return Status::error("inbound SA table: " + in.error());
   st->in_table_ = std::move(*in);
   st->in_.resize(topts.max_sas);
+  st->in_owner_.resize(topts.max_sas);
 
   topts.name = "sad-out";
   topts.on_free = &IpsecState::free_outbound;
@@ -149,7 +150,10 @@ Status IpsecState::add(PreparedSa sa) {
     auto idx = out_table_->add(sa.key, [&](sad::SaIndex i) { out_[i] = std::move(sa.out); });
     return idx ? Status::ok() : idx.status();
   }
-  auto idx = in_table_->add(sa.key, [&](sad::SaIndex i) { in_[i] = std::move(sa.in); });
+  auto idx = in_table_->add(sa.key, [&](sad::SaIndex i) {
+    in_owner_[i] = static_cast<uint16_t>(sa.in->owner);
+    in_[i] = std::move(sa.in);
+  });
   return idx ? Status::ok() : idx.status();
 }
 
