@@ -325,7 +325,7 @@ DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& 
   const uint32_t overhead = kEspHeaderLen + sa.iv_length + sa.icv_length;
   if (esp_length < overhead + sa.block) return DropReason::kEspTruncated;
   const uint16_t payload = static_cast<uint16_t>(esp_length - overhead);
-  if (payload % sa.block != 0) return DropReason::kEspBadLength;
+  if (!esp_block_aligned(payload, sa.block)) return DropReason::kEspBadLength;
   if (sa.packets >= sa.lifetime.hard_packets || sa.bytes >= sa.lifetime.hard_bytes) {
     return DropReason::kEspSaExpired;
   }

@@ -53,6 +53,13 @@ inline constexpr uint8_t kNextHeaderIpv4 = 4;
 inline constexpr uint8_t kNextHeaderIpv6 = 41;
 inline constexpr uint8_t kNextHeaderNone = 59;  // dummy packet (RFC 4303 2.6)
 
+// Whether `n` bytes are a whole number of blocks; a mask for the usual
+// power-of-two block (an idiv per received packet showed in profiles).
+inline bool esp_block_aligned(uint32_t n, uint8_t block) {
+  if ((block & (block - 1)) == 0) return (n & (block - 1u)) == 0;
+  return n % block == 0;
+}
+
 // Padding bytes for `data` bytes of payload: data + padding + 2 (pad length,
 // next header) is a multiple of the block (itself a multiple of 4).
 inline uint16_t esp_padding_for(uint32_t data, uint8_t block) {
