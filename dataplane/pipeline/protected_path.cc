@@ -49,13 +49,15 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     net::IpPacketInfo info;
-    if (!protected_plain_v4(pkts[i], info, p[i].key)) {
+    spd::SpdFlowCache::Words key;  // hashed from registers, then stored
+    if (!protected_plain_v4(pkts[i], info, key)) {
       p[i].total = 0;
       continue;
     }
+    spd_cache_->prefetch(key);
+    p[i].key = key;
     p[i].total = info.packet_length;
     p[i].proto = info.proto;
-    spd_cache_->prefetch(p[i].key);
   }
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
