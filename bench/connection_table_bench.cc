@@ -168,8 +168,11 @@ int main(int argc, char** argv) {
   }
   {
     Fixture small(1u << 10), large(1u << 20);
-    for (auto [label, f] : {std::pair{"1K", &small}, std::pair{"1M", &large}}) {
-      const std::string s = label;
+    for (auto entry : {std::pair{"1K", &small}, std::pair{"1M", &large}}) {
+      // Named copies: lambdas capturing structured bindings are C++20 that
+      // clang 14 does not take.
+      const std::string s = entry.first;
+      Fixture* f = entry.second;
       benchmark::RegisterBenchmark(("lookup_flow/" + s).c_str(),
                                    [f](benchmark::State& st) { lookup_flow(st, *f); });
       benchmark::RegisterBenchmark(("lookup_flow_bulk32/" + s).c_str(),

@@ -314,8 +314,9 @@ int main(int argc, char** argv) {
       }
     }
     SaFixture sa1k(1u << 10), sa64k(1u << 16);
-    for (auto [label, f] : {std::pair{"1K", &sa1k}, std::pair{"64K", &sa64k}}) {
-      const std::string s = label;
+    for (auto entry : {std::pair{"1K", &sa1k}, std::pair{"64K", &sa64k}}) {
+      const std::string s = entry.first;  // named copies for the lambdas (clang 14)
+      SaFixture* f = entry.second;
       benchmark::RegisterBenchmark(("sa_lookup/" + s).c_str(),
                                    [f](benchmark::State& st) { sa_lookup(st, *f); });
       benchmark::RegisterBenchmark(("sa_lookup_bulk32/" + s).c_str(),

@@ -205,7 +205,7 @@ TEST(Identity, SanAndDn) {
   EXPECT_TRUE(check_identity(c, id("ipv4:192.0.2.1")));
   EXPECT_TRUE(check_identity(c, id("ipv6:2001:db8::1")));
   EXPECT_TRUE(check_identity(c, id("dn:C=XX, O=tcpsec test, CN=GW.Example.test")));
-  EXPECT_EQ(ike::Id(ike::IdType::kDerAsn1Dn, subject_der(c)),
+  EXPECT_EQ((ike::Id{ike::IdType::kDerAsn1Dn, subject_der(c)}),
             id("dn:C=XX, O=tcpsec test, CN=GW.Example.test"));
 
   Status no = check_identity(c, id("fqdn:other.example.test"));

@@ -272,7 +272,11 @@ TEST(IkeDaemonRekey, ChildSaRekeyByEitherSide) {
   size_t na = a.link.applied().size(), nb = b.link.applied().size();
   check_child_rekey(a, b, "");
   // The deferred removal of the old inbound SAs, on both sides.
-  for (auto [side, n] : {std::pair{&a, na}, std::pair{&b, nb}}) {
+  for (auto entry : {std::pair{&a, na}, std::pair{&b, nb}}) {
+    // Named copies: lambdas capturing structured bindings are C++20 that
+    // clang 14 (the fuzz builds' compiler) does not take.
+    Side* side = entry.first;
+    const size_t n = entry.second;
     ASSERT_TRUE(eventually(
         [&] {
           for (const auto& r : since(*side, n))
