@@ -294,7 +294,24 @@ def write_pcap(path, frames):
             out.write(fr)
 
 
-def make_config(direction, fam, pcap, prefix, burst, lcores=None):
+def eal_block(prefix, lcores, hugepages):
+    """The config's eal section. Without hugepages (the default: none are
+    set up on a fresh machine) memory is 4 KB pages, whose TLB misses every
+    packet's mbuf pays; with them (--hugepages: 2 MB pages in a mounted
+    hugetlbfs, as a gateway runs) the files are unlinked once mapped, so an
+    interrupted run leaves none behind."""
+    lines = ["eal {", f'  file_prefix: "{prefix}"',
+             "  no_huge: false" if hugepages else "  no_huge: true",
+             "  no_pci: true", "  memory_mb: 1024", '  args: "--no-shconf"',
+             '  args: "--log-level=lib.eal:error"']
+    if hugepages:
+        lines += ['  args: "--huge-unlink"']
+    if lcores:
+        lines += ['  args: "-l"', f'  args: "{lcores}"']
+    return lines + ["}"]
+
+
+def make_config(direction, fam, pcap, prefix, burst, lcores=None, hugepages=False):
     """Config text: port 0 is the pcap input, port 1 the net_null output."""
     f = FAMILIES[fam]
     pcap_dev = f"net_pcap0,rx_pcap={pcap},infinite_rx=1"
@@ -306,19 +323,7 @@ def make_config(direction, fam, pcap, prefix, burst, lcores=None):
               ["169.254.77.1/30"])]
     if not public_in:
         ports.reverse()  # the input port first: DPDK port 0
-    lines = [
-        f'description: "bench/pps/run_pps.py {direction} {fam}"',
-        "eal {",
-        f'  file_prefix: "{prefix}"',
-        "  no_huge: true",
-        "  no_pci: true",
-        "  memory_mb: 1024",
-        '  args: "--no-shconf"',
-        '  args: "--log-level=lib.eal:error"',
-    ]
-    if lcores:
-        lines += ['  args: "-l"', f'  args: "{lcores}"']
-    lines += ["}"]
+    lines = [f'description: "bench/pps/run_pps.py {direction} {fam}"'] + eal_block(prefix, lcores, hugepages)
     for name, dev, role, mac, addrs in ports:
         lines += ["ports {", f'  name: "{name}"', f'  vdev: "{dev}"', f"  role: {role}"]
         lines += [f'  addresses: "{a}"' for a in addrs]
@@ -506,7 +511,7 @@ def esp_escape(b):
     return "".join(f"\\x{c:02x}" for c in b)
 
 
-def make_esp_config(case, pcap, stream, prefix, burst, lcores=None):
+def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=False):
     """Config of an ESP case (or its stream forward baseline): port 0 the pcap
     input, port 1 the net_null output; PUBLIC and PROTECTED, no LOCAL."""
     direction, encap, _ = parse_case(case)
@@ -520,19 +525,7 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None):
     protected = ("protected", "PORT_ROLE_PROTECTED", PROTECTED_MAC, ["10.10.0.1/16"])
     ports = [(public, pcap_dev), (protected, null_dev)] if direction == "in" else \
         [(protected, pcap_dev), (public, null_dev)]
-    lines = [
-        f'description: "bench/pps/run_pps.py {case}"',
-        "eal {",
-        f'  file_prefix: "{prefix}"',
-        "  no_huge: true",
-        "  no_pci: true",
-        "  memory_mb: 1024",
-        '  args: "--no-shconf"',
-        '  args: "--log-level=lib.eal:error"',
-    ]
-    if lcores:
-        lines += ['  args: "-l"', f'  args: "{lcores}"']
-    lines += ["}"]
+    lines = [f'description: "bench/pps/run_pps.py {case}"'] + eal_block(prefix, lcores, hugepages)
     for (name, role, mac, addrs), dev in ports:
         lines += ["ports {", f'  name: "{name}"', f'  vdev: "{dev}"', f"  role: {role}"]
         lines += [f'  addresses: "{a}"' for a in addrs]
@@ -696,9 +689,9 @@ def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
     prefix = f"tcpsec-pps-{os.getpid()}-{run_id}"
     with open(cfg, "w") as fh:
         if case in ESP_CASES or stream:
-            fh.write(make_esp_config(case, pcap, stream, prefix, args.burst, args.lcores))
+            fh.write(make_esp_config(case, pcap, stream, prefix, args.burst, args.lcores, args.hugepages))
         else:
-            fh.write(make_config(direction, fam, pcap, prefix, args.burst, args.lcores))
+            fh.write(make_config(direction, fam, pcap, prefix, args.burst, args.lcores, args.hugepages))
     if stream:
         warm_page_cache(pcap)
     cmd = [args.dataplane, "--config", cfg, "--duration", f"{duration:g}", "--counters-json",
@@ -814,6 +807,24 @@ def raw_crypto_rates(args, sizes):
                  "imb_version": info and info["imb_version"]}
 
 
+def hugepages_problem():
+    """Why the dataplane could not get 1 GiB of 2 MB hugepages, or None."""
+    free = size_kb = None
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("HugePages_Free:"):
+                free = int(line.split()[1])
+            elif line.startswith("Hugepagesize:"):
+                size_kb = int(line.split()[1])
+    if not free or not size_kb or free * size_kb < 1024 * 1024:
+        return (f"{free or 0} free hugepages of {size_kb} kB, 1 GiB needed "
+                "(echo 600 > /proc/sys/vm/nr_hugepages)")
+    with open("/proc/mounts") as fh:
+        if not any(line.split()[2] == "hugetlbfs" for line in fh if len(line.split()) > 2):
+            return "no hugetlbfs mounted (mount -t hugetlbfs nodev /dev/hugepages)"
+    return None
+
+
 def default_raw_crypto(dataplane):
     """bench/raw_crypto next to the dataplane: <build>/bench/raw_crypto."""
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dataplane))), "bench",
@@ -853,6 +864,10 @@ def main():
                     "64,512,1400,imix)")
     ap.add_argument("--quick", action="store_true",
                     help="short runs: checks every case moves packets (smoke test)")
+    ap.add_argument("--hugepages", action="store_true",
+                    help="run the dataplane on 2 MB hugepages (needs 1 GiB free in a mounted "
+                         "hugetlbfs, e.g. echo 600 > /proc/sys/vm/nr_hugepages; mount -t "
+                         "hugetlbfs nodev /dev/hugepages); default: 4 KB pages (--no-huge)")
     ap.add_argument("--json", help="also write the results there as JSON")
     ap.add_argument("--workdir", help="keep pcaps, configs and counters there; pcaps already "
                     "there are reused")
@@ -882,6 +897,10 @@ def main():
             ap.error(f"bad size {s!r}")
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
+    if args.hugepages and not args.generate_only:
+        problem = hugepages_problem()
+        if problem:
+            ap.error(f"--hugepages: {problem}")
     if args.generate_only and not args.workdir:
         ap.error("--generate-only needs --workdir")
     if not args.generate_only and not os.access(args.dataplane, os.X_OK):
@@ -980,7 +999,8 @@ def main():
         print(f"\ntsc_hz {results[0]['tsc_hz']}; Mpps = packets sent on the output port / "
               f"worker run time; cycles/pkt = tsc_hz * run time / packets (one core); "
               f"x forward = Mpps / forward Mpps at that size (esp-in*: / forward-esp-in*). "
-              f"Every number includes the net_pcap copy.")
+              f"Every number includes the net_pcap copy. Memory: "
+              f"{'2 MB hugepages' if args.hugepages else '4 KB pages (--no-huge)'}.")
 
     esp = [r for r in results if r["case"] in ESP_CASES]
     misses = 0
@@ -1023,7 +1043,8 @@ def main():
         with open(args.json, "w") as fh:
             json.dump({"command": [sys.executable] + sys.argv, "results": results,
                        "raw_crypto": raw_info and dict(raw_info, per_size_best_ns=raw_ns),
-                       "load_average": os.getloadavg(), "failures": failures}, fh, indent=2)
+                       "load_average": os.getloadavg(), "failures": failures,
+                       "hugepages": args.hugepages}, fh, indent=2)
     if failures:
         print(f"\n{len(failures)} run(s) FAILED (see above)", file=sys.stderr)
         return 1
