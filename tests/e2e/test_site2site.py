@@ -53,8 +53,9 @@ def transfer(s, size):
     assert int(out.split()[0]) == size
 
 
-@pytest.mark.parametrize("encap,workers", [("plain", 1), ("udp", 1), ("tcp", 1), ("plain", 2)],
-                         ids=["plain", "udp", "tcp", "plain-2workers"])
+@pytest.mark.parametrize("encap,workers", [("plain", 1), ("udp", 1), ("tcp", 1), ("plain", 2),
+                                           ("tcp", 2)],
+                         ids=["plain", "udp", "tcp", "plain-2workers", "tcp-2workers"])
 def test_tunnel_carries_ping_and_100mb(encap, workers):
     with SiteToSite(encap, workers) as s:
         ping = s.ns["hostA"].run(f"ping -c 3 -i 0.2 -W 2 {B_HOST}", check=False)
