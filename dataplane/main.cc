@@ -208,11 +208,16 @@ int main(int argc, char** argv) {
   }
   uint32_t max_mtu = 0;
   for (const auto& p : config.ports()) max_mtu = std::max(max_mtu, p.mtu());
-  rte_mempool* pool =
-      rte_pktmbuf_pool_create("mbufs", 16383, 256, 0, tcpsec::port::mbuf_data_room(max_mtu),
-                              static_cast<int>(rte_socket_id()));
+  constexpr unsigned kMbufs = 16383;
+  const uint16_t data_room = tcpsec::port::mbuf_data_room(max_mtu);
+  rte_mempool* pool = rte_pktmbuf_pool_create("mbufs", kMbufs, 256, 0, data_room,
+                                              static_cast<int>(rte_socket_id()));
   if (!pool) {
-    std::fprintf(stderr, "tcpsec-dataplane: mbuf pool: %s\n", rte_strerror(rte_errno));
+    // Jumbo MTUs need ~160 MB of buffers: say what was asked for.
+    std::fprintf(stderr,
+                 "tcpsec-dataplane: mbuf pool of %u buffers of %u bytes (largest port MTU %u): "
+                 "%s (raise eal.memory_mb)\n",
+                 kMbufs, unsigned{data_room}, max_mtu ? max_mtu : 1500u, rte_strerror(rte_errno));
     rte_eal_cleanup();
     return 1;
   }

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import struct
+import subprocess
 
 import pytest
 from scapy.all import rdpcap, wrpcap
@@ -18,7 +19,7 @@ from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from tcpsec_e2e import run_pcap, unique
+from tcpsec_e2e import DATAPLANE, run_pcap, unique
 
 GW_MAC, NH_MAC, PROT_MAC, HOST_MAC, LOCAL_MAC = ("02:00:00:00:00:01", "02:00:00:00:01:01",
                                                  "02:00:00:00:00:02", "02:00:00:00:02:05",
@@ -404,3 +405,23 @@ def test_jumbo_packet_fragmented_for_a_smaller_public_mtu(tmp_path):
     assert len(icmp) == 1 and icmp[0][ICMP].type == 3 and icmp[0][ICMP].code == 4
     assert 500 <= icmp[0][ICMP].nexthopmtu <= 522
     assert counters["counters"]["pmtu_fragmented"] == 1
+
+
+def test_jumbo_buffers_that_do_not_fit_are_a_clear_error(tmp_path):
+    """Buffers are sized for the largest port MTU: in a 128 MB budget the
+    ~37 MB of buffers for MTU 1500 fit (whatever fails after them), the ~160
+    MB that MTU 9000 needs do not, and the dataplane then refuses to start,
+    saying what it asked for and which setting to raise."""
+    for name in ("protected-in.pcap", "public-in.pcap", "local-in.pcap"):
+        wrpcap(str(tmp_path / name), [])
+    results = {}
+    for mtu in (1500, 9000):
+        cfg = config("AES_GCM_128", "plain", 4, False, mtu, mtu).replace("memory_mb: 512", "memory_mb: 128")
+        (tmp_path / "dp.textproto").write_text(cfg)
+        results[mtu] = subprocess.run([DATAPLANE, "--config", "dp.textproto", "--duration", "0.2"],
+                                      cwd=tmp_path, text=True, capture_output=True, timeout=60)
+    assert "mbuf pool" not in results[1500].stderr, results[1500].stderr
+    bad = results[9000]
+    assert bad.returncode == 1
+    assert "mbuf pool of 16383 buffers" in bad.stderr and "largest port MTU 9000" in bad.stderr, bad.stderr
+    assert "eal.memory_mb" in bad.stderr
