@@ -12,7 +12,7 @@
 // * internet_checksum, checksum_sum and l4_checksum (8 bytes at a time
 //   underneath) agree with a plain RFC 1071 reference over any bytes, odd
 //   lengths and odd start addresses included; sums of two parts, split
-//   anywhere, add up to the whole.
+//   anywhere, add up to the whole; ipv4_header20_sum agrees with them.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -81,6 +81,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint16_t tail = checksum_sum(rest.subspan(split));
     if (split & 1) tail = checksum_swap(tail);
     CHECK(checksum_add(checksum_sum(rest.first(split)), tail) % 0xffff == whole % 0xffff);
+  }
+  if (size >= kIpv4HeaderLen) {
+    // The 20-byte header sum (three wide loads) against the general one; and
+    // without the checksum field it is the sum with bytes 10-11 zeroed.
+    const uint16_t host = static_cast<uint16_t>(~ipv4_header20_sum(data));
+    CHECK(static_cast<uint16_t>(host >> 8 | host << 8) == internet_checksum(pkt.first(20)));
+    uint8_t copy[kIpv4HeaderLen];
+    std::memcpy(copy, data, sizeof copy);
+    copy[10] = copy[11] = 0;
+    CHECK(ipv4_header20_sum(data, false) == ipv4_header20_sum(copy));
   }
 
   IpPacketInfo lax;
