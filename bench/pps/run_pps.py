@@ -32,6 +32,9 @@ SAs and policies in the config), and their baselines:
                    sent as ESP (protocol 50)
   esp-out-ctcp     the same with the SA's encapsulation pseudo_tcp over a
                    static pseudo_tcp.connections entry (esp_spis)
+  esp-out-v6       esp-out with IPv6/UDP inner packets (2001:db8:10::5 to
+                   2001:db8:20:<t>::9) into the same IPv4 tunnels, matched
+                   by IPv6 PROTECT policies
   esp-in           public -> protected: the peers' ESP (built with AES-GCM
                    and checked against scapy's SecurityAssociation),
                    decrypted and routed to the protected network
@@ -116,11 +119,12 @@ assert sorted(IMIX_CYCLE) == sorted([64] * 7 + [576] * 4 + [1400])
 # ESP cases (IPsec on the dataplane) and the forward baseline each is compared
 # with. The esp-in inputs are streamed (read once from a long pcap, see
 # STREAM_CASES), so their baselines are plain_forward over the same stream.
-ESP_CASES = ["esp-out", "esp-out-ctcp", "esp-in", "esp-in-ctcp"]
+ESP_CASES = ["esp-out", "esp-out-ctcp", "esp-out-v6", "esp-in", "esp-in-ctcp"]
 STREAM_BASELINES = {"esp-in": "forward-esp-in", "esp-in-ctcp": "forward-esp-in-ctcp"}
 STREAM_CASES = set(STREAM_BASELINES) | set(STREAM_BASELINES.values())
 # ESP overhead ratio targets: plain ESP, and ESP with pseudo-TCP framing.
-RATIO_TARGET = {"esp-out": 1.10, "esp-in": 1.10, "esp-out-ctcp": 1.25, "esp-in-ctcp": 1.25}
+RATIO_TARGET = {"esp-out": 1.10, "esp-in": 1.10, "esp-out-ctcp": 1.25, "esp-in-ctcp": 1.25,
+                "esp-out-v6": 1.10}
 
 
 def case_names():
@@ -129,8 +133,8 @@ def case_names():
         sfx = "" if fam == "v4" else "-v6"
         for proto in ("esp", "ike"):
             names += [f"ctcp-decap-{proto}{sfx}", f"ctcp-encap-{proto}{sfx}"]
-    names += ["esp-out", "esp-out-ctcp", "forward-esp-in", "esp-in", "forward-esp-in-ctcp",
-              "esp-in-ctcp"]
+    names += ["esp-out", "esp-out-ctcp", "esp-out-v6", "forward-esp-in", "esp-in",
+              "forward-esp-in-ctcp", "esp-in-ctcp"]
     return names
 
 
@@ -149,7 +153,8 @@ def pcap_case(case):
 
 def parse_case(name):
     """'ctcp-decap-esp-v6' -> ('decap', 'esp', 'v6'); 'forward' -> ('forward', 'esp', 'v4');
-    'esp-in-ctcp' -> ('in', 'ctcp', 'v4'); 'forward-esp-in' -> ('forward-in', 'plain', 'v4')."""
+    'esp-in-ctcp' -> ('in', 'ctcp', 'v4'); 'forward-esp-in' -> ('forward-in', 'plain', 'v4');
+    'esp-out-v6' -> ('out', 'plain', 'v6'): for ESP cases the family is the inner packets'."""
     if name == "forward":
         return "forward", "esp", "v4"
     if name.startswith("forward-esp-"):
@@ -157,6 +162,8 @@ def parse_case(name):
         return "forward-" + d, enc, fam
     if name.startswith("esp-"):
         parts = name.split("-")
+        if parts[-1] == "v6":
+            return parts[1], "plain", "v6"
         return parts[1], parts[2] if len(parts) > 2 else "plain", "v4"
     parts = name.split("-")
     return parts[1], parts[2], parts[3] if len(parts) > 3 else "v4"
@@ -372,6 +379,13 @@ def remote_host(t):
     return f"10.20.{t}.9"
 
 
+PROTECTED_HOST6 = "2001:db8:10::5"
+
+
+def remote_host6(t):
+    return f"2001:db8:20:{t:x}::9"
+
+
 def out_spi(t):
     return 0x30000100 + t
 
@@ -419,6 +433,17 @@ def udp_inner(src, dst, size, t, n):
     return ipv4_packet(src, dst, 17, udp, (n * 7 + t) & 0xFFFF)
 
 
+def udp6_inner(src, dst, size, t, n):
+    """An IPv6/UDP packet of `size` bytes (UDP checksum required over IPv6)."""
+    data = payload_bytes(size - 48, n * 5 + t)
+    saddr, daddr = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    udp = struct.pack("!HHHH", 1024 + (n % 64), 5001, 8 + len(data), 0) + data
+    pseudo = saddr + daddr + struct.pack("!IxxxB", len(udp), 17)
+    csum = inet_checksum(pseudo + udp)
+    udp = udp[:6] + (b"\xff\xff" if csum == b"\0\0" else csum) + udp[8:]
+    return struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + saddr + daddr + udp
+
+
 class EspSealer:
     """Tunnel-mode ESP with AES-GCM-128 (RFC 4106), as scapy's
     SecurityAssociation builds it (padding 1, 2, ...; 8-byte IV; 16-byte ICV),
@@ -452,11 +477,12 @@ class EspSealer:
             raise HarnessError(f"scapy does not decrypt SPI {self.spi:#x} seq {seq} back")
 
 
-def esp_frames(direction, encap, size_name, count):
+def esp_frames(direction, encap, size_name, count, inner_fam="v4"):
     """Yields the input frames of an ESP case (and counts the inner bytes in
     the list `stats`: [total inner bytes]). Packet j belongs to tunnel j % 16.
 
-    out: the protected host's IPv4/UDP packets to the tunnel's remote network.
+    out: the protected host's IPv4/UDP packets to the tunnel's remote network
+         (IPv6/UDP with inner_fam v6: esp-out-v6).
     in:  the peer's ESP (sequence numbers 1, 2, ... per SA), as plain ESP or
          as pseudo-TCP data segments on the tunnel's static connection (TCP
          sequence numbers run on from receive_next; trailer: ESP).
@@ -466,9 +492,13 @@ def esp_frames(direction, encap, size_name, count):
     tcp_seq = [receive_start(t) for t in range(ESP_TUNNELS)]
     pub_eth = ether(PUBLIC_MAC, ROUTER_MAC)
     prot_eth = ether(PROTECTED_MAC, PROTECTED_HOST_MAC)
+    prot_eth6 = ether(PROTECTED_MAC, PROTECTED_HOST_MAC, 0x86DD)
     for j in range(count):
         t, n = j % ESP_TUNNELS, j // ESP_TUNNELS
         size = size_of(size_name, j)
+        if direction == "out" and inner_fam == "v6":
+            yield size, prot_eth6 + udp6_inner(PROTECTED_HOST6, remote_host6(t), size, t, n)
+            continue
         if direction == "out":
             yield size, prot_eth + udp_inner(PROTECTED_HOST, remote_host(t), size, t, n)
             continue
@@ -497,6 +527,15 @@ def check_esp_frames(frames, direction, encap):
     scapy computes them."""
     for fr in frames:
         pkt = Ether(fr)
+        if IPv6 in pkt:  # esp-out-v6: lengths and the UDP checksum as scapy has them
+            l3 = pkt[IPv6]
+            rebuilt = IPv6(bytes(l3))
+            del rebuilt.plen
+            del rebuilt[UDP].len
+            del rebuilt[UDP].chksum
+            if bytes(IPv6(bytes(rebuilt))) != bytes(l3):
+                raise HarnessError(f"a generated IPv6 frame has a bad length or checksum: {fr.hex()}")
+            continue
         l3 = pkt[IP]
         rebuilt = IP(bytes(l3))
         del rebuilt.chksum
@@ -514,7 +553,7 @@ def esp_escape(b):
 def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=False):
     """Config of an ESP case (or its stream forward baseline): port 0 the pcap
     input, port 1 the net_null output; PUBLIC and PROTECTED, no LOCAL."""
-    direction, encap, _ = parse_case(case)
+    direction, encap, inner_fam = parse_case(case)
     forward = direction.startswith("forward-")
     if forward:
         direction = direction[len("forward-"):]
@@ -522,7 +561,8 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
     pcap_dev = f"net_pcap0,rx_pcap={pcap}" + ("" if stream else ",infinite_rx=1")
     null_dev = "net_null0,no-rx=1"
     public = ("public", "PORT_ROLE_PUBLIC", PUBLIC_MAC, [FAMILIES["v4"]["prefix"]])
-    protected = ("protected", "PORT_ROLE_PROTECTED", PROTECTED_MAC, ["10.10.0.1/16"])
+    protected = ("protected", "PORT_ROLE_PROTECTED", PROTECTED_MAC,
+                 ["10.10.0.1/16"] + (["2001:db8:10::1/64"] if inner_fam == "v6" else []))
     ports = [(public, pcap_dev), (protected, null_dev)] if direction == "in" else \
         [(protected, pcap_dev), (public, null_dev)]
     lines = [f'description: "bench/pps/run_pps.py {case}"'] + eal_block(prefix, lcores, hugepages)
@@ -564,6 +604,12 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
                   f"  sa_spi: {out_spi(t)}",
                   f'  match {{ local_prefixes: "10.10.0.0/16" remote_prefixes: "10.20.{t}.0/24" }}',
                   "}"]
+        if inner_fam == "v6":
+            lines += ["policies {", f'  name: "protect6-{t}"', f"  priority: {100 + t}",
+                      "  direction: DIRECTION_OUTBOUND", "  action: POLICY_ACTION_PROTECT",
+                      f"  sa_spi: {out_spi(t)}",
+                      f'  match {{ local_prefixes: "2001:db8:10::/64" '
+                      f'remote_prefixes: "2001:db8:20:{t:x}::/64" }}', "}"]
     lines += ["workers {", "  count: 1", "  idle_sleep_us: 0", f"  burst_size: {burst}"]
     if forward:
         lines += ["  plain_forward: true"]
@@ -628,7 +674,7 @@ def prepare_case(job):
         first = []
 
         def frames():
-            for size, fr in esp_frames(direction, proto, size_name, packets):
+            for size, fr in esp_frames(direction, proto, size_name, packets, fam):
                 sizes.append(size)
                 if len(first) < 2 * ESP_TUNNELS:
                     first.append(fr)
