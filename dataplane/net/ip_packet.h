@@ -85,6 +85,32 @@ inline bool parse_ipv4_plain(const uint8_t* ip, size_t avail, IpPacketInfo& info
   return true;
 }
 
+// What parse_ip_packet() gives for an IPv6 packet without extension headers.
+inline IpPacketInfo ipv6_info(uint16_t total, uint8_t proto) {
+  IpPacketInfo info;
+  info.family = IpFamily::kV6;
+  info.l3_length = kIpv6HeaderLen;
+  info.packet_length = total;
+  info.proto_offset = 6;
+  info.proto = proto;
+  info.fragment = false;
+  return info;
+}
+
+// The usual IPv6 packet - no extension header, TCP or UDP straight after
+// the fixed header, whole within `avail` - parsed as parse_ip_packet()
+// would: the protected path's fast pass. False for any other (a fragment,
+// ICMPv6 and ND, extension headers: the generic parse takes them).
+inline bool parse_ipv6_plain(const uint8_t* ip, size_t avail, IpPacketInfo& info) {
+  if (avail < kIpv6HeaderLen || (ip[0] >> 4) != 6) return false;
+  const uint8_t next = ip[6];
+  if (next != kProtoTcp && next != kProtoUdp) return false;
+  const uint32_t total = uint32_t{load_be16(ip + 4)} + kIpv6HeaderLen;
+  if (total > avail || total > 0xffff) return false;
+  info = ipv6_info(static_cast<uint16_t>(total), next);
+  return true;
+}
+
 // The transport ports of a parsed packet, in host order: 0 and 0 for
 // protocols without them (other than TCP, UDP, SCTP), fragments and
 // segments too short to hold them.

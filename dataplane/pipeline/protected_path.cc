@@ -4,9 +4,10 @@
 // policy's action (bypass, discard, protect: esp_path.cc).
 //
 // A protected burst is handled in two passes. The first finds the usual
-// frames (Ethernet, IPv4 without options, whole, not for us) and computes
-// their SPD keys, prefetching each key's cache entry; the second classifies
-// them with the entries already loaded. Any other frame takes the generic
+// frames (Ethernet, IPv4 without options or IPv6 without extension headers
+// carrying TCP or UDP, whole, not for us) and computes their SPD keys,
+// prefetching each key's cache entry; the second classifies them with the
+// entries already loaded. Any other frame takes the generic
 // path (handle_frame), which parses it in full and names its drop reasons.
 #include <bit>
 #include <cstring>
@@ -44,18 +45,25 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
     spd::SpdFlowCache::Words key;
     uint16_t total;
     uint8_t proto;
+    bool v6;  // its key is in protected_key6_[i]
   };
   Plain p[kMaxBurst];
+  spd::SpdKey6* const key6 = protected_key6_->data();
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     net::IpPacketInfo info;
     spd::SpdFlowCache::Words key;  // hashed from registers, then stored
-    if (!protected_plain_v4(pkts[i], info, key)) {
+    if (protected_plain_v4(pkts[i], info, key)) {
+      spd_cache_->prefetch(key);
+      p[i].key = key;
+      p[i].v6 = false;
+    } else if (protected_plain_v6(pkts[i], info, key6[i])) {
+      spd_cache6_->prefetch(spd::SpdFlowCache6::words(key6[i]));
+      p[i].v6 = true;
+    } else {
       p[i].total = 0;
       continue;
     }
-    spd_cache_->prefetch(key);
-    p[i].key = key;
     p[i].total = info.packet_length;
     p[i].proto = info.proto;
   }
@@ -68,7 +76,13 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
     }
     rte_pktmbuf_adj(m, net::kEthHeaderLen);
     if (m->data_len > total) rte_pktmbuf_trim(m, m->data_len - total);
-    net::decrement_ttl(rte_pktmbuf_mtod(m, uint8_t*));  // > 1: checked in the first pass
+    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+    if (p[i].v6) {
+      --ip[7];  // the hop limit, > 1: checked in the first pass
+      spd_classify6(m, net::ipv6_info(total, p[i].proto), key6[i]);
+      continue;
+    }
+    net::decrement_ttl(ip);  // > 1: checked in the first pass
     // (Fragments are not usual frames.)
     spd_classify4(m, net::ipv4_info(total, p[i].proto, false), p[i].key);
   }
@@ -91,6 +105,25 @@ bool Worker::protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
   return true;
 }
 
+bool Worker::protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info,
+                                spd::SpdKey6& key) const {
+  if (m->nb_segs != 1 || m->data_len < net::kEthHeaderLen + net::kIpv6HeaderLen) return false;
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (net::load_be16(eth + 12) != net::kEtherTypeIpv6) return false;
+  const uint8_t* ip = eth + net::kEthHeaderLen;
+  // Expiring hop limits and packets for us go the generic way (as do ND
+  // and everything else ICMPv6: not TCP or UDP).
+  if (!net::parse_ipv6_plain(ip, m->data_len - net::kEthHeaderLen, info) || ip[7] <= 1 ||
+      gw_.owner_of_v6(ip + 24) != nullptr) {
+    return false;
+  }
+  uint16_t sport, dport;
+  net::transport_ports(ip, info, sport, dport);
+  key =
+      spd::make_key6(ip + 8, ip + 24, info.proto, rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+  return true;
+}
+
 void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   if (!gw_.ipsec()) return drop(m, DropReason::kSpdNoPolicy);
   auto view = net::mbuf_view(m);
@@ -101,16 +134,21 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   if (info.family == net::IpFamily::kV4) {
     return spd_classify4(m, info, spd_key4_words(view.data(), info.proto, sport, dport));
   }
-  SpdBatch& b = *spd_;
-  if (b.n6 == kEspBatch) spd_flush();
-  b.k6[b.n6] = spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
-                              rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+  spd_classify6(m, info,
+                spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
+                               rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport)));
+}
+
+void Worker::spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info, const spd::SpdKey6& key) {
   const spd::Spd& spd = gw_.ipsec()->spd();
   uint32_t cached;
-  if (spd_cache6_->find(spd.epoch(), b.k6[b.n6], cached)) {
+  if (spd_cache6_->find(spd.epoch(), key, cached)) {
     counters_.add(Counter::kSpdCacheHits);
     return spd_apply(*gw_.ipsec(), spd, m, cached, info);
   }
+  SpdBatch& b = *spd_;
+  if (b.n6 == kEspBatch) spd_flush();
+  b.k6[b.n6] = key;
   b.p6[b.n6] = &b.k6[b.n6];
   b.i6[b.n6] = info;
   b.m6[b.n6++] = m;

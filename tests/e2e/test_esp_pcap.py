@@ -300,6 +300,33 @@ def test_protected_fast_and_generic_frames_in_one_burst(tmp_path):
     assert counters["drops"]["ip_bad_total_length"] == 1
 
 
+def test_protected_ipv6_fast_and_generic_frames_in_one_burst(tmp_path):
+    """IPv6 in a protected burst: TCP and UDP without extension headers take
+    the fast pass, a hop-by-hop header, a fragment header and ICMPv6 the
+    generic parse. The good ones all leave encrypted, in order, hop limit one
+    less and otherwise unchanged; a hop limit of 1 and a payload length
+    beyond the frame are counted."""
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+    src, dst = LAN[6]
+    udp = IPv6(src=src, dst=dst) / UDP(sport=1000, dport=2000) / Raw(b"u" * 40)
+    tcp = IPv6(src=src, dst=dst) / TCP(sport=1001, dport=2000, flags="A") / Raw(b"t" * 7)
+    hbh = IPv6(src=src, dst=dst) / IPv6ExtHdrHopByHop() / UDP(sport=1002, dport=2000)
+    frag = IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=5, m=1) / UDP(sport=1003, dport=2000) / Raw(b"f" * 8)
+    echo = IPv6(src=src, dst=dst) / ICMPv6EchoRequest(id=1, seq=1)
+    short = IPv6(src=src, dst=dst) / UDP(sport=1004, dport=2000)  # 48 bytes: the frame is padded to 60
+    expiring = IPv6(src=src, dst=dst, hlim=1) / UDP(sport=1005, dport=2000)
+    too_long = IPv6(bytes(IPv6(src=src, dst=dst, plen=200) / UDP(sport=1006, dport=2000)))
+    good = [udp, tcp, hbh, frag, echo, short, udp]
+    frames = [udp, tcp, expiring, hbh, too_long, frag, echo, short, udp]
+    out, _, counters = run_protected_plain_gcm(tmp_path, frames)
+    sa = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
+    got = [bytes(sa.decrypt(strip_outer(f, "plain"))) for f in out]
+    assert got == [bytes(p) for p in forwarded(good)], counters
+    assert counters["counters"]["esp_encrypted"] == len(good)
+    assert counters["drops"]["ttl_exceeded"] == 1
+    assert counters["drops"]["ip_bad_total_length"] == 1
+
+
 def test_pmtu_boundary_is_exact(tmp_path):
     """The largest inner packet that fits is sent, one byte more is refused:
     AES-GCM tunnel over IPv4 adds 20 + 8 + 8 + 2 + 16 bytes plus padding to 4,

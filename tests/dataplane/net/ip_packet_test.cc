@@ -335,6 +335,39 @@ TEST(ParseIp, PlainIpv4AgreesWithGenericParse) {
   EXPECT_GT(accepted, 5000);  // the comparison was not vacuous
 }
 
+// The same for IPv6: the fast parse takes exactly the packets without
+// extension headers carrying TCP or UDP that the generic parse accepts.
+TEST(ParseIp, PlainIpv6AgreesWithGenericParse) {
+  std::mt19937 rng(17);
+  static constexpr uint8_t kNext[] = {kProtoTcp, kProtoUdp, 0, 43, 44, 60, 58, 59, 50, 51};
+  int accepted = 0;
+  for (int trial = 0; trial < 50000; ++trial) {
+    std::vector<uint8_t> p(120);
+    for (auto& b : p) b = static_cast<uint8_t>(rng());
+    p[0] = static_cast<uint8_t>(rng() % 8 ? 0x60 | (p[0] & 0x0f) : p[0]);
+    p[6] = rng() % 4 ? kNext[rng() % std::size(kNext)] : static_cast<uint8_t>(rng());
+    p[4] = 0;
+    p[5] = static_cast<uint8_t>(rng() % 90);
+    for (size_t off = 40; off < p.size(); off += 8) p[off + 1] = 0;  // short extension headers
+    const size_t avail = rng() % 125;
+    std::span<const uint8_t> pkt(p.data(), std::min(avail, p.size()));
+    IpPacketInfo fast, generic;
+    const bool ok = parse_ipv6_plain(pkt.data(), pkt.size(), fast);
+    const bool generic_ok = parse_ip_packet(pkt, generic, false) == DropReason::kNone &&
+                            generic.family == IpFamily::kV6 && generic.l3_length == 40 &&
+                            (generic.proto == kProtoTcp || generic.proto == kProtoUdp);
+    ASSERT_EQ(ok, generic_ok) << "trial " << trial;
+    if (!ok) continue;
+    ++accepted;
+    EXPECT_EQ(fast.packet_length, generic.packet_length);
+    EXPECT_EQ(fast.proto, generic.proto);
+    EXPECT_EQ(fast.proto_offset, generic.proto_offset);
+    EXPECT_FALSE(fast.fragment);
+    EXPECT_FALSE(generic.fragment);
+  }
+  EXPECT_GT(accepted, 1000);  // the comparison was not vacuous
+}
+
 TEST(ParseIp, TransportPorts) {
   std::vector<uint8_t> p(28, 0);
   p[0] = 0x45;
