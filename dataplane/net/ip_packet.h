@@ -62,14 +62,12 @@ inline uint16_t ipv4_header20_sum(const uint8_t* ip, bool with_checksum = true) 
 
 // What parse_ip_packet() gives for an IPv4 packet with a 20-byte header.
 inline IpPacketInfo ipv4_info(uint16_t total, uint8_t proto, bool fragment) {
-  IpPacketInfo info;
-  info.family = IpFamily::kV4;
-  info.l3_length = kIpv4HeaderLen;
-  info.packet_length = total;
-  info.proto_offset = 9;
-  info.proto = proto;
-  info.fragment = fragment;
-  return info;
+  return {.family = IpFamily::kV4,
+          .l3_length = kIpv4HeaderLen,
+          .packet_length = total,
+          .proto_offset = 9,
+          .proto = proto,
+          .fragment = fragment};
 }
 
 // The usual IPv4 header - 20 bytes, no options, checksum right, total
@@ -87,14 +85,12 @@ inline bool parse_ipv4_plain(const uint8_t* ip, size_t avail, IpPacketInfo& info
 
 // What parse_ip_packet() gives for an IPv6 packet without extension headers.
 inline IpPacketInfo ipv6_info(uint16_t total, uint8_t proto) {
-  IpPacketInfo info;
-  info.family = IpFamily::kV6;
-  info.l3_length = kIpv6HeaderLen;
-  info.packet_length = total;
-  info.proto_offset = 6;
-  info.proto = proto;
-  info.fragment = false;
-  return info;
+  return {.family = IpFamily::kV6,
+          .l3_length = kIpv6HeaderLen,
+          .packet_length = total,
+          .proto_offset = 6,
+          .proto = proto,
+          .fragment = false};
 }
 
 // The usual IPv6 packet - no extension header, TCP or UDP straight after

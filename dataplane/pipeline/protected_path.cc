@@ -23,16 +23,25 @@ namespace {
 // The IPv4 SPD key (proto, 3 zero bytes, src, dst, ports; all but proto in
 // network order) as the two words of its memory image, composed in
 // registers: building it byte by byte and copying it stalled on store
-// forwarding. `ip` is the IPv4 header; ports in host order.
-inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, uint8_t proto, uint16_t sport,
-                                               uint16_t dport) {
+// forwarding. `ip` is the parsed IPv4 packet.
+inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, const net::IpPacketInfo& info) {
   static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
+  uint16_t sport, dport;
+  net::transport_ports(ip, info, sport, dport);
   uint32_t src, dst;
   std::memcpy(&src, ip + 12, 4);
   std::memcpy(&dst, ip + 16, 4);
-  return {{uint64_t{proto} | uint64_t{src} << 32, uint64_t{dst} |
-                                                      uint64_t{rte_cpu_to_be_16(sport)} << 32 |
-                                                      uint64_t{rte_cpu_to_be_16(dport)} << 48}};
+  return {{uint64_t{info.proto} | uint64_t{src} << 32,
+           uint64_t{dst} | uint64_t{rte_cpu_to_be_16(sport)} << 32 |
+               uint64_t{rte_cpu_to_be_16(dport)} << 48}};
+}
+
+// The IPv6 SPD key of the parsed IPv6 packet at `ip`.
+inline spd::SpdKey6 spd_key6(const uint8_t* ip, const net::IpPacketInfo& info) {
+  uint16_t sport, dport;
+  net::transport_ports(ip, info, sport, dport);
+  return spd::make_key6(ip + 8, ip + 24, info.proto, rte_cpu_to_be_16(sport),
+                        rte_cpu_to_be_16(dport));
 }
 
 }  // namespace
@@ -99,9 +108,7 @@ bool Worker::protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
       ip[8] <= 1 || gw_.owner_of_v4(ip + 16) != nullptr) {
     return false;
   }
-  uint16_t sport, dport;
-  net::transport_ports(ip, info, sport, dport);
-  key = spd_key4_words(ip, info.proto, sport, dport);
+  key = spd_key4_words(ip, info);
   return true;
 }
 
@@ -117,10 +124,7 @@ bool Worker::protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info,
       gw_.owner_of_v6(ip + 24) != nullptr) {
     return false;
   }
-  uint16_t sport, dport;
-  net::transport_ports(ip, info, sport, dport);
-  key =
-      spd::make_key6(ip + 8, ip + 24, info.proto, rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport));
+  key = spd_key6(ip, info);
   return true;
 }
 
@@ -129,14 +133,10 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   auto view = net::mbuf_view(m);
   // We forward it, as a router: the TTL goes down before it is encrypted.
   if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
-  uint16_t sport, dport;
-  net::transport_ports(view.data(), info, sport, dport);
   if (info.family == net::IpFamily::kV4) {
-    return spd_classify4(m, info, spd_key4_words(view.data(), info.proto, sport, dport));
+    return spd_classify4(m, info, spd_key4_words(view.data(), info));
   }
-  spd_classify6(m, info,
-                spd::make_key6(view.data() + 8, view.data() + 24, info.proto,
-                               rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport)));
+  spd_classify6(m, info, spd_key6(view.data(), info));
 }
 
 void Worker::spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info, const spd::SpdKey6& key) {
