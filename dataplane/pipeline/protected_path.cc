@@ -9,42 +9,14 @@
 // prefetching each key's cache entry; the second classifies them with the
 // entries already loaded. Any other frame takes the generic
 // path (handle_frame), which parses it in full and names its drop reasons.
-#include <bit>
 #include <cstring>
 
 #include "dataplane/net/forwarding.h"
 #include "dataplane/net/mbuf_view.h"
 #include "dataplane/pipeline/worker.h"
+#include "dataplane/spd/packet_key.h"
 
 namespace tcpsec::pipeline {
-
-namespace {
-
-// The IPv4 SPD key (proto, 3 zero bytes, src, dst, ports; all but proto in
-// network order) as the two words of its memory image, composed in
-// registers: building it byte by byte and copying it stalled on store
-// forwarding. `ip` is the parsed IPv4 packet.
-inline spd::SpdFlowCache::Words spd_key4_words(const uint8_t* ip, const net::IpPacketInfo& info) {
-  static_assert(std::endian::native == std::endian::little && sizeof(spd::SpdKey4) == 16);
-  uint16_t sport, dport;
-  net::transport_ports(ip, info, sport, dport);
-  uint32_t src, dst;
-  std::memcpy(&src, ip + 12, 4);
-  std::memcpy(&dst, ip + 16, 4);
-  return {{uint64_t{info.proto} | uint64_t{src} << 32,
-           uint64_t{dst} | uint64_t{rte_cpu_to_be_16(sport)} << 32 |
-               uint64_t{rte_cpu_to_be_16(dport)} << 48}};
-}
-
-// The IPv6 SPD key of the parsed IPv6 packet at `ip`.
-inline spd::SpdKey6 spd_key6(const uint8_t* ip, const net::IpPacketInfo& info) {
-  uint16_t sport, dport;
-  net::transport_ports(ip, info, sport, dport);
-  return spd::make_key6(ip + 8, ip + 24, info.proto, rte_cpu_to_be_16(sport),
-                        rte_cpu_to_be_16(dport));
-}
-
-}  // namespace
 
 void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_t n) {
   // What the second pass needs of a usual frame; no initialisers, so the
@@ -57,7 +29,7 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
     bool v6;  // its key is in protected_key6_[i]
   };
   Plain p[kMaxBurst];
-  spd::SpdKey6* const key6 = protected_key6_->data();
+  spd::SpdFlowCache6::Words* const key6 = protected_key6_->data();
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     net::IpPacketInfo info;
@@ -67,7 +39,7 @@ void Worker::protected_burst(const Interface& in, rte_mbuf* const* pkts, uint16_
       p[i].key = key;
       p[i].v6 = false;
     } else if (protected_plain_v6(pkts[i], info, key6[i])) {
-      spd_cache6_->prefetch(spd::SpdFlowCache6::words(key6[i]));
+      spd_cache6_->prefetch(key6[i]);
       p[i].v6 = true;
     } else {
       p[i].total = 0;
@@ -108,12 +80,12 @@ bool Worker::protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
       ip[8] <= 1 || gw_.owner_of_v4(ip + 16) != nullptr) {
     return false;
   }
-  key = spd_key4_words(ip, info);
+  key = spd::packet_key4(ip, info);
   return true;
 }
 
 bool Worker::protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info,
-                                spd::SpdKey6& key) const {
+                                spd::SpdFlowCache6::Words& key) const {
   if (m->nb_segs != 1 || m->data_len < net::kEthHeaderLen + net::kIpv6HeaderLen) return false;
   const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
   if (net::load_be16(eth + 12) != net::kEtherTypeIpv6) return false;
@@ -124,7 +96,7 @@ bool Worker::protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info,
       gw_.owner_of_v6(ip + 24) != nullptr) {
     return false;
   }
-  key = spd_key6(ip, info);
+  spd::packet_key6(ip, info, key);
   return true;
 }
 
@@ -134,12 +106,15 @@ void Worker::protected_input(rte_mbuf* m, const net::IpPacketInfo& info) {
   // We forward it, as a router: the TTL goes down before it is encrypted.
   if (!net::decrement_ttl(view.data())) return drop(m, DropReason::kTtlExceeded);
   if (info.family == net::IpFamily::kV4) {
-    return spd_classify4(m, info, spd_key4_words(view.data(), info));
+    return spd_classify4(m, info, spd::packet_key4(view.data(), info));
   }
-  spd_classify6(m, info, spd_key6(view.data(), info));
+  spd::SpdFlowCache6::Words key;
+  spd::packet_key6(view.data(), info, key);
+  spd_classify6(m, info, key);
 }
 
-void Worker::spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info, const spd::SpdKey6& key) {
+void Worker::spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info,
+                           const spd::SpdFlowCache6::Words& key) {
   const spd::Spd& spd = gw_.ipsec()->spd();
   uint32_t cached;
   if (spd_cache6_->find(spd.epoch(), key, cached)) {
@@ -148,7 +123,7 @@ void Worker::spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info, const spd
   }
   SpdBatch& b = *spd_;
   if (b.n6 == kEspBatch) spd_flush();
-  b.k6[b.n6] = key;
+  std::memcpy(&b.k6[b.n6], key.w, sizeof key.w);
   b.p6[b.n6] = &b.k6[b.n6];
   b.i6[b.n6] = info;
   b.m6[b.n6++] = m;

@@ -22,7 +22,7 @@ Worker::Worker(Gateway& gateway, WorkerOptions options) : gw_(gateway), opt_(std
     spd_ = std::make_unique<SpdBatch>();
     spd_cache_ = std::make_unique<spd::SpdFlowCache>();
     spd_cache6_ = std::make_unique<spd::SpdFlowCache6>();
-    protected_key6_ = std::make_unique<std::array<spd::SpdKey6, kMaxBurst>>();
+    protected_key6_ = std::make_unique<std::array<spd::SpdFlowCache6::Words, kMaxBurst>>();
     esp_out_ = std::make_unique<EspOutBatch>();
   }
 }

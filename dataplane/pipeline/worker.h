@@ -110,12 +110,14 @@ class Worker {
   bool protected_plain_v4(const rte_mbuf* m, net::IpPacketInfo& info,
                           spd::SpdFlowCache::Words& key) const;
   // The same for IPv6 (no extension header, TCP or UDP, hop limit > 1).
-  bool protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info, spd::SpdKey6& key) const;
+  bool protected_plain_v6(const rte_mbuf* m, net::IpPacketInfo& info,
+                          spd::SpdFlowCache6::Words& key) const;
   void protected_input(rte_mbuf* m, const net::IpPacketInfo& info);
   // Flow cache, else queued for the burst's rte_acl call.
   void spd_classify4(rte_mbuf* m, const net::IpPacketInfo& info,
                      const spd::SpdFlowCache::Words& key);
-  void spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info, const spd::SpdKey6& key);
+  void spd_classify6(rte_mbuf* m, const net::IpPacketInfo& info,
+                     const spd::SpdFlowCache6::Words& key);
 
   // IPsec (esp_path.cc): packets are collected per direction and run through
   // the crypto engine once per burst.
@@ -229,7 +231,7 @@ class Worker {
   std::unique_ptr<spd::SpdFlowCache> spd_cache_;    // IPv4 outbound classifications
   std::unique_ptr<spd::SpdFlowCache6> spd_cache6_;  // IPv6
   // protected_burst's IPv6 SPD keys between its passes (10 KB: off the stack).
-  std::unique_ptr<std::array<spd::SpdKey6, kMaxBurst>> protected_key6_;
+  std::unique_ptr<std::array<spd::SpdFlowCache6::Words, kMaxBurst>> protected_key6_;
   void spd_flush();
   // The outbound policy's verdict for `m` (a classify() result of `spd`).
   void spd_apply(IpsecState& ips, const spd::Spd& spd, rte_mbuf* m, uint32_t result,
