@@ -112,7 +112,8 @@ Status SaCrypto::install(Algorithm algorithm, std::span<const uint8_t> cipher_ke
     case Cipher::kNull:
       break;
   }
-  std::memcpy(salt_, key + p.key_length, p.salt_length);
+  // (NULL encryption has no key: memcpy from a null pointer is undefined even for 0 bytes.)
+  if (p.salt_length != 0) std::memcpy(salt_, key + p.key_length, p.salt_length);
   if (!p.aead()) hmac_precompute(*mgr, p.integrity, auth_key, ipad_, opad_);
   algorithm_ = algorithm;
   installed_ = true;
