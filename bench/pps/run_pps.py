@@ -24,8 +24,8 @@ header is 76 bytes):
   ctcp-decap-ike / ctcp-encap-ike   the same for IKE (UDP 500)
   ...-v6           the same over IPv6
 
-ESP cases (AES-GCM-128, tunnel mode, IPv4 in IPv4, 16 tunnels, manually keyed
-SAs and policies in the config), and their baselines:
+ESP cases (AES-GCM-128, tunnel mode, IPv4 in IPv4 unless named otherwise, 16
+tunnels, manually keyed SAs and policies in the config), and their baselines:
 
   esp-out          protected -> public: plain IPv4/UDP from the protected
                    network, matched by an outbound PROTECT policy, encrypted,
@@ -35,13 +35,19 @@ SAs and policies in the config), and their baselines:
   esp-out-v6       esp-out with IPv6/UDP inner packets (2001:db8:10::5 to
                    2001:db8:20:<t>::9) into the same IPv4 tunnels, matched
                    by IPv6 PROTECT policies
+  esp-out-6in6     esp-out-v6 with IPv6 outer headers: every SA's tunnel
+                   runs between our 2001:db8:0:1::10 and the peers
+                   2001:db8:ffff::1..10 (IPv6 in IPv6)
   esp-in           public -> protected: the peers' ESP (built with AES-GCM
                    and checked against scapy's SecurityAssociation),
                    decrypted and routed to the protected network
   esp-in-ctcp      the same ESP inside pseudo-TCP segments
-  forward-esp-in, forward-esp-in-ctcp   plain_forward over the same frames
-                   as esp-in / esp-in-ctcp (their pcap cycled 3 times), read
-                   the same way
+  esp-in-6in6      esp-in over the IPv6 tunnels of esp-out-6in6: the peers'
+                   ESP in IPv6 outer headers carrying IPv6/UDP (ESP next
+                   header 41) from 2001:db8:20:<t>::9 to 2001:db8:10::5
+  forward-esp-in, forward-esp-in-ctcp, forward-esp-in-6in6   plain_forward
+                   over the same frames as esp-in / esp-in-ctcp /
+                   esp-in-6in6 (their pcap cycled 3 times), read the same way
 
 The esp-in inputs cannot be replayed: the anti-replay window (always on: the
 config has no way to disable it) drops every packet of a second pass over the
@@ -119,12 +125,14 @@ assert sorted(IMIX_CYCLE) == sorted([64] * 7 + [576] * 4 + [1400])
 # ESP cases (IPsec on the dataplane) and the forward baseline each is compared
 # with. The esp-in inputs are streamed (read once from a long pcap, see
 # STREAM_CASES), so their baselines are plain_forward over the same stream.
-ESP_CASES = ["esp-out", "esp-out-ctcp", "esp-out-v6", "esp-in", "esp-in-ctcp"]
-STREAM_BASELINES = {"esp-in": "forward-esp-in", "esp-in-ctcp": "forward-esp-in-ctcp"}
+ESP_CASES = ["esp-out", "esp-out-ctcp", "esp-out-v6", "esp-out-6in6", "esp-in", "esp-in-ctcp",
+             "esp-in-6in6"]
+STREAM_BASELINES = {"esp-in": "forward-esp-in", "esp-in-ctcp": "forward-esp-in-ctcp",
+                    "esp-in-6in6": "forward-esp-in-6in6"}
 STREAM_CASES = set(STREAM_BASELINES) | set(STREAM_BASELINES.values())
 # ESP overhead ratio targets: plain ESP, and ESP with pseudo-TCP framing.
 RATIO_TARGET = {"esp-out": 1.10, "esp-in": 1.10, "esp-out-ctcp": 1.25, "esp-in-ctcp": 1.25,
-                "esp-out-v6": 1.10}
+                "esp-out-v6": 1.10, "esp-out-6in6": 1.10, "esp-in-6in6": 1.10}
 
 
 def case_names():
@@ -133,8 +141,8 @@ def case_names():
         sfx = "" if fam == "v4" else "-v6"
         for proto in ("esp", "ike"):
             names += [f"ctcp-decap-{proto}{sfx}", f"ctcp-encap-{proto}{sfx}"]
-    names += ["esp-out", "esp-out-ctcp", "esp-out-v6", "forward-esp-in", "esp-in",
-              "forward-esp-in-ctcp", "esp-in-ctcp"]
+    names += ["esp-out", "esp-out-ctcp", "esp-out-v6", "esp-out-6in6", "forward-esp-in", "esp-in",
+              "forward-esp-in-ctcp", "esp-in-ctcp", "forward-esp-in-6in6", "esp-in-6in6"]
     return names
 
 
@@ -154,7 +162,8 @@ def pcap_case(case):
 def parse_case(name):
     """'ctcp-decap-esp-v6' -> ('decap', 'esp', 'v6'); 'forward' -> ('forward', 'esp', 'v4');
     'esp-in-ctcp' -> ('in', 'ctcp', 'v4'); 'forward-esp-in' -> ('forward-in', 'plain', 'v4');
-    'esp-out-v6' -> ('out', 'plain', 'v6'): for ESP cases the family is the inner packets'."""
+    'esp-out-v6' -> ('out', 'plain', 'v6'): for ESP cases the family is the inner packets'
+    (their tunnels' is outer_family()); 'esp-in-6in6' -> ('in', 'plain', 'v6')."""
     if name == "forward":
         return "forward", "esp", "v4"
     if name.startswith("forward-esp-"):
@@ -162,11 +171,17 @@ def parse_case(name):
         return "forward-" + d, enc, fam
     if name.startswith("esp-"):
         parts = name.split("-")
-        if parts[-1] == "v6":
+        if parts[-1] in ("v6", "6in6"):
             return parts[1], "plain", "v6"
         return parts[1], parts[2] if len(parts) > 2 else "plain", "v4"
     parts = name.split("-")
     return parts[1], parts[2], parts[3] if len(parts) > 3 else "v4"
+
+
+def outer_family(name):
+    """The family of an ESP case's tunnels (outer headers): 'v6' for the
+    -6in6 cases (and their baselines), 'v4' for every other."""
+    return "v6" if name.endswith("-6in6") else "v4"
 
 
 def esp_spi(conn, k):
@@ -421,6 +436,14 @@ def ipv4_packet(src, dst, proto, payload, ident, ttl=64):
     return hdr[:10] + inet_checksum(hdr) + hdr[12:] + payload
 
 
+def ipv6_packet(src, dst, nh, payload, hlim=64):
+    """An IPv6 header as scapy's IPv6() builds it by default (traffic class 0,
+    flow label 0) before `payload`."""
+    return (struct.pack("!IHBB", 6 << 28, len(payload), nh, hlim) +
+            socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) +
+            payload)
+
+
 def ether(dst, src, ethertype=0x0800):
     return bytes.fromhex(dst.replace(":", "")) + bytes.fromhex(src.replace(":", "")) + \
         struct.pack("!H", ethertype)
@@ -457,36 +480,52 @@ class EspSealer:
         self.aead = AESGCM(key[:16])
         self.salt = key[16:]
 
-    def seal(self, inner, seq, iv):
+    def seal(self, inner, seq, iv, next_header=4):
+        """ESP of the tunnel-mode `inner` packet: next header 4 (IPv4) or 41 (IPv6)."""
         pad = -(len(inner) + 2) % 4
-        plain = inner + bytes(range(1, pad + 1)) + bytes([pad, 4])  # next header 4: IPv4
+        plain = inner + bytes(range(1, pad + 1)) + bytes([pad, next_header])
         head = struct.pack("!II", self.spi, seq)
         return head + iv + self.aead.encrypt(self.salt + iv, plain, head)
 
     def check_with_scapy(self, inner, seq, iv, outer_src, outer_dst, ident, esp_bytes):
+        """scapy's SecurityAssociation must build the same outer packet from
+        `inner` (IPv4, or IPv6 when the outer addresses are: then the inner
+        packet is IPv6 too, and the outer header hop limit 64, no `ident`)
+        and decrypt it back."""
         from scapy.layers.ipsec import ESP, SecurityAssociation
+        if ":" in outer_src:
+            tunnel = IPv6(src=outer_src, dst=outer_dst, hlim=64)
+            inner_cls, outer_cls = IPv6, IPv6
+            ours = ipv6_packet(outer_src, outer_dst, 50, esp_bytes)
+        else:
+            tunnel = IP(src=outer_src, dst=outer_dst, id=ident, flags="DF", ttl=64)
+            inner_cls, outer_cls = IP, IP
+            ours = ipv4_packet(outer_src, outer_dst, 50, esp_bytes, ident)
         sa = SecurityAssociation(ESP, spi=self.spi, crypt_algo="AES-GCM", crypt_key=self.key,
-                                 auth_algo="NULL", tunnel_header=IP(src=outer_src, dst=outer_dst,
-                                                                    id=ident, flags="DF", ttl=64))
-        ref = bytes(sa.encrypt(IP(inner), seq_num=seq, iv=iv))
-        ours = ipv4_packet(outer_src, outer_dst, 50, esp_bytes, ident)
+                                 auth_algo="NULL", tunnel_header=tunnel)
+        ref = bytes(sa.encrypt(inner_cls(inner), seq_num=seq, iv=iv))
         if ref != ours:
             raise HarnessError(f"ESP of SPI {self.spi:#x} seq {seq} differs from scapy's "
                                f"SecurityAssociation:\n  scapy {ref.hex()}\n  ours  {ours.hex()}")
-        if bytes(sa.decrypt(IP(ref))) != inner:
+        if bytes(sa.decrypt(outer_cls(ref))) != inner:
             raise HarnessError(f"scapy does not decrypt SPI {self.spi:#x} seq {seq} back")
 
 
-def esp_frames(direction, encap, size_name, count, inner_fam="v4"):
-    """Yields the input frames of an ESP case (and counts the inner bytes in
-    the list `stats`: [total inner bytes]). Packet j belongs to tunnel j % 16.
+def esp_frames(direction, encap, size_name, count, inner_fam="v4", outer_fam="v4"):
+    """Yields (inner packet size, frame) for the input frames of an ESP case.
+    Packet j belongs to tunnel j % 16.
 
     out: the protected host's IPv4/UDP packets to the tunnel's remote network
-         (IPv6/UDP with inner_fam v6: esp-out-v6).
+         (IPv6/UDP with inner_fam v6: esp-out-v6, esp-out-6in6; the tunnels
+         are in the config, not in these frames).
     in:  the peer's ESP (sequence numbers 1, 2, ... per SA), as plain ESP or
          as pseudo-TCP data segments on the tunnel's static connection (TCP
-         sequence numbers run on from receive_next; trailer: ESP).
+         sequence numbers run on from receive_next; trailer: ESP). With
+         outer_fam v6 (esp-in-6in6, plain only): see esp6_in_frames().
     """
+    if direction == "in" and outer_fam == "v6":
+        yield from esp6_in_frames(size_name, count)
+        return
     ours = FAMILIES["v4"]["ours"]
     sealers = [EspSealer(in_spi(t), sa_key("in", t)) for t in range(ESP_TUNNELS)]
     tcp_seq = [receive_start(t) for t in range(ESP_TUNNELS)]
@@ -522,11 +561,40 @@ def esp_frames(direction, encap, size_name, count, inner_fam="v4"):
         yield size, pub_eth + ipv4_packet(peer, ours, 6, tcp + data, ident)
 
 
+def esp6_in_frames(size_name, count):
+    """The esp-in-6in6 input: the peers' ESP in IPv6 outer headers (hop
+    limit 64, next header 50, traffic class and flow label 0 as scapy's),
+    IPv6/UDP inner packets from the tunnel's remote network to the protected
+    host (ESP next header 41)."""
+    f = FAMILIES["v6"]
+    ours = f["ours"]
+    sealers = [EspSealer(in_spi(t), sa_key("in", t)) for t in range(ESP_TUNNELS)]
+    pub_eth6 = ether(PUBLIC_MAC, ROUTER_MAC, 0x86DD)
+    for j in range(count):
+        t, n = j % ESP_TUNNELS, j // ESP_TUNNELS
+        size = size_of(size_name, j)
+        peer = f["peer"](t)
+        inner = udp6_inner(remote_host6(t), PROTECTED_HOST6, size, t, n)
+        iv = struct.pack("!HHI", 0xE6, t, n)  # unique per (key, packet)
+        esp = sealers[t].seal(inner, n + 1, iv, 41)  # next header 41: IPv6
+        if n == 0 and j < ESP_TUNNELS:  # the first packet of every SA, against scapy
+            sealers[t].check_with_scapy(inner, n + 1, iv, peer, ours, 0, esp)
+        yield size, pub_eth6 + ipv6_packet(peer, ours, 50, esp)
+
+
 def check_esp_frames(frames, direction, encap):
     """Parses a few generated frames back with scapy: lengths and checksums as
     scapy computes them."""
     for fr in frames:
         pkt = Ether(fr)
+        if IPv6 in pkt and pkt[IPv6].nh == 50:  # esp-in-6in6: ESP in IPv6 (no checksum)
+            l3 = pkt[IPv6]
+            rebuilt = IPv6(bytes(l3))
+            del rebuilt.plen
+            if (bytes(IPv6(bytes(rebuilt))) != bytes(l3) or len(fr) != 14 + 40 + l3.plen or
+                    (l3.plen - 8 - 8 - 16) % 4 or l3.hlim != 64):
+                raise HarnessError(f"a generated IPv6 ESP frame has a bad length: {fr.hex()}")
+            continue
         if IPv6 in pkt:  # esp-out-v6: lengths and the UDP checksum as scapy has them
             l3 = pkt[IPv6]
             rebuilt = IPv6(bytes(l3))
@@ -554,13 +622,16 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
     """Config of an ESP case (or its stream forward baseline): port 0 the pcap
     input, port 1 the net_null output; PUBLIC and PROTECTED, no LOCAL."""
     direction, encap, inner_fam = parse_case(case)
+    six = outer_family(case) == "v6"  # IPv6 tunnels (esp-*-6in6)
+    outer = FAMILIES[outer_family(case)]
     forward = direction.startswith("forward-")
     if forward:
         direction = direction[len("forward-"):]
     ours = FAMILIES["v4"]["ours"]
     pcap_dev = f"net_pcap0,rx_pcap={pcap}" + ("" if stream else ",infinite_rx=1")
     null_dev = "net_null0,no-rx=1"
-    public = ("public", "PORT_ROLE_PUBLIC", PUBLIC_MAC, [FAMILIES["v4"]["prefix"]])
+    public = ("public", "PORT_ROLE_PUBLIC", PUBLIC_MAC,
+              [FAMILIES["v4"]["prefix"]] + ([outer["prefix"]] if six else []))
     protected = ("protected", "PORT_ROLE_PROTECTED", PROTECTED_MAC,
                  ["10.10.0.1/16"] + (["2001:db8:10::1/64"] if inner_fam == "v6" else []))
     ports = [(public, pcap_dev), (protected, null_dev)] if direction == "in" else \
@@ -574,8 +645,16 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
               '  port: "public"', "}"]
     lines += ["neighbors {", f'  address: "{FAMILIES["v4"]["router"]}"', f'  mac: "{ROUTER_MAC}"',
               '  port: "public"', "}"]
+    if six:  # the IPv6 tunnels' next hop
+        lines += ["routes {", f'  prefix: "{outer["default"]}"', f'  next_hop: "{outer["router"]}"',
+                  '  port: "public"', "}"]
+        lines += ["neighbors {", f'  address: "{outer["router"]}"', f'  mac: "{ROUTER_MAC}"',
+                  '  port: "public"', "}"]
     lines += ["neighbors {", f'  address: "{PROTECTED_HOST}"', f'  mac: "{PROTECTED_HOST_MAC}"',
               '  port: "protected"', "}"]
+    if six:  # the IPv6 protected host, where esp-in-6in6 sends what it decrypts
+        lines += ["neighbors {", f'  address: "{PROTECTED_HOST6}"',
+                  f'  mac: "{PROTECTED_HOST_MAC}"', '  port: "protected"', "}"]
     lines += ["pseudo_tcp {", "  listeners {", f'    address: "{ours}"', f"    ports: [{LOCAL_PORT}]",
               "  }"]
     if encap == "ctcp":
@@ -593,8 +672,8 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
             lines += [
                 "sas {", f"  spi: {spi}",
                 f"  direction: DIRECTION_{'OUTBOUND' if d == 'out' else 'INBOUND'}",
-                "  mode: MODE_TUNNEL", f'  tunnel_local: "{ours}"',
-                f'  tunnel_peer: "{FAMILIES["v4"]["peer"](t)}"',
+                "  mode: MODE_TUNNEL", f'  tunnel_local: "{outer["ours"]}"',
+                f'  tunnel_peer: "{outer["peer"](t)}"',
                 "  algorithm: ESP_ALGORITHM_AES_GCM_128",
                 f'  encryption_key: "{esp_escape(sa_key(d, t))}"',
                 f"  encapsulation {{ {enc.replace('{port}', str(10000 + t))} }}",
@@ -674,7 +753,8 @@ def prepare_case(job):
         first = []
 
         def frames():
-            for size, fr in esp_frames(direction, proto, size_name, packets, fam):
+            for size, fr in esp_frames(direction, proto, size_name, packets, fam,
+                                       outer_family(case)):
                 sizes.append(size)
                 if len(first) < 2 * ESP_TUNNELS:
                     first.append(fr)
