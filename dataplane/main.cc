@@ -208,16 +208,16 @@ int main(int argc, char** argv) {
   }
   uint32_t max_mtu = 0;
   for (const auto& p : config.ports()) max_mtu = std::max(max_mtu, p.mtu());
-  constexpr unsigned kMbufs = 16383;
+  const unsigned n_mbufs = config.buffers().mbufs();
   const uint16_t data_room = tcpsec::port::mbuf_data_room(max_mtu);
-  rte_mempool* pool = rte_pktmbuf_pool_create("mbufs", kMbufs, 256, 0, data_room,
+  rte_mempool* pool = rte_pktmbuf_pool_create("mbufs", n_mbufs, 256, 0, data_room,
                                               static_cast<int>(rte_socket_id()));
   if (!pool) {
-    // Jumbo MTUs need ~160 MB of buffers: say what was asked for.
+    // Jumbo MTUs and large pools need hundreds of MB: say what was asked for.
     std::fprintf(stderr,
-                 "tcpsec-dataplane: mbuf pool of %u buffers of %u bytes (largest port MTU %u): "
-                 "%s (raise eal.memory_mb)\n",
-                 kMbufs, unsigned{data_room}, max_mtu ? max_mtu : 1500u, rte_strerror(rte_errno));
+                 "tcpsec-dataplane: mbuf pool of %u buffers (buffers.mbufs) of %u bytes (largest "
+                 "port MTU %u): %s (raise eal.memory_mb)\n",
+                 n_mbufs, unsigned{data_room}, max_mtu ? max_mtu : 1500u, rte_strerror(rte_errno));
     rte_eal_cleanup();
     return 1;
   }

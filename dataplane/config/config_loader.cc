@@ -224,6 +224,7 @@ class Validator {
     if (auto s = neighbors(); !s) return s;
     if (auto s = pseudo_tcp(); !s) return s;
     if (auto s = workers(); !s) return s;
+    if (auto s = buffers(); !s) return s;
     if (auto s = sas(); !s) return s;
     if (auto s = policies(); !s) return s;
     return rpc();
@@ -643,6 +644,15 @@ class Validator {
     return check_at_most("workers.burst_size", w.burst_size(), limits::kMaxBurstSize);
   }
 
+  Status buffers() {
+    const uint32_t n = c_.buffers().mbufs();
+    if (n != 0 && n < limits::kMinMbufs) {
+      return fail("buffers.mbufs", std::to_string(n) + " is less than the minimum, " +
+                                       std::to_string(limits::kMinMbufs));
+    }
+    return check_at_most("buffers.mbufs", n, limits::kMaxMbufs);
+  }
+
   // ---- IPsec: security associations and policies (ipsec.proto) ----
 
   static const char* direction_name(int d) {
@@ -1057,6 +1067,7 @@ v1::DataplaneConfig with_defaults(const v1::DataplaneConfig& config) {
   v1::Workers& w = *c.mutable_workers();
   w.set_count(fill(w.count(), defaults::kWorkerCount));
   w.set_burst_size(fill(w.burst_size(), defaults::kBurstSize));
+  c.mutable_buffers()->set_mbufs(fill(c.buffers().mbufs(), defaults::kMbufs));
 
   for (v1::SecurityAssociation& sa : *c.mutable_sas()) {
     if (sa.direction() == v1::DIRECTION_INBOUND) {

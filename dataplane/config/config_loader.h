@@ -44,6 +44,7 @@ inline constexpr uint32_t kHoldQueuePackets = 4;
 inline constexpr uint32_t kRemotePort = 10000;
 inline constexpr uint32_t kWorkerCount = 1;
 inline constexpr uint32_t kBurstSize = 32;
+inline constexpr uint32_t kMbufs = 16383;  // 2^n - 1: the mempool's optimum
 }  // namespace defaults
 
 namespace limits {
@@ -63,6 +64,8 @@ inline constexpr uint32_t kMaxWorkers = 128;
 inline constexpr uint32_t kMaxIdleSleepUs = 100000;
 inline constexpr uint32_t kMaxBurstSize = 256;
 inline constexpr uint32_t kMaxMemoryMb = 1048576;
+inline constexpr uint32_t kMinMbufs = 1023;
+inline constexpr uint32_t kMaxMbufs = 16777215;
 inline constexpr size_t kMaxPortNameLength = 32;
 }  // namespace limits
 

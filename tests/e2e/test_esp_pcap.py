@@ -452,3 +452,14 @@ def test_jumbo_buffers_that_do_not_fit_are_a_clear_error(tmp_path):
     assert bad.returncode == 1
     assert "mbuf pool of 16383 buffers" in bad.stderr and "largest port MTU 9000" in bad.stderr, bad.stderr
     assert "eal.memory_mb" in bad.stderr
+    # buffers.mbufs sizes the pool: fewer buffers make MTU 9000 fit in the
+    # same 128 MB, more make MTU 1500 not fit.
+    for mtu, mbufs, fits in ((9000, 4095, True), (1500, 200000, False)):
+        cfg = config("AES_GCM_128", "plain", 4, False, mtu, mtu).replace("memory_mb: 512", "memory_mb: 128")
+        (tmp_path / "dp.textproto").write_text(cfg + f"buffers {{ mbufs: {mbufs} }}\n")
+        r = subprocess.run([DATAPLANE, "--config", "dp.textproto", "--duration", "0.2"],
+                           cwd=tmp_path, text=True, capture_output=True, timeout=60)
+        if fits:
+            assert r.returncode == 0 and "mbuf pool" not in r.stderr, r.stderr
+        else:
+            assert r.returncode == 1 and f"mbuf pool of {mbufs} buffers (buffers.mbufs)" in r.stderr, r.stderr

@@ -605,6 +605,21 @@ TEST(ValidateTest, Workers) {
   });
 }
 
+TEST(ValidateTest, Buffers) {
+  run_cases({
+      {"too few", [](auto& c) { c.mutable_buffers()->set_mbufs(1022); },
+       "buffers.mbufs: 1022 is less than the minimum, 1023", false},
+      {"too many", [](auto& c) { c.mutable_buffers()->set_mbufs(16777216); },
+       "buffers.mbufs: 16777216 is more than the maximum, 16777215", false},
+  });
+  for (uint32_t n : {0u, 1023u, 16777215u}) {
+    v1::DataplaneConfig c = valid();
+    c.mutable_buffers()->set_mbufs(n);
+    Status s = validate_dataplane_config(c);
+    EXPECT_TRUE(s.is_ok()) << n << ": " << s.message();
+  }
+}
+
 TEST(ValidateTest, ReportsTheFirstProblem) {
   v1::DataplaneConfig c = valid();
   c.mutable_routes(2)->set_port("wan9");
@@ -664,6 +679,7 @@ TEST(DefaultsTest, FillsEveryDefault) {
   EXPECT_EQ(c.workers().burst_size(), 32u);
   EXPECT_EQ(c.workers().idle_sleep_us(), 0u);  // busy poll
   EXPECT_EQ(c.eal().memory_mb(), 0u);
+  EXPECT_EQ(c.buffers().mbufs(), 16383u);
 
   Status s = validate_dataplane_config(c);
   EXPECT_TRUE(s.is_ok()) << s.message();
@@ -685,6 +701,7 @@ TEST(DefaultsTest, KeepsExplicitValues) {
   pt(in)->mutable_local_port_range()->set_max(3000);
   pt(in)->mutable_peers(0)->set_remote_port(443);
   in.mutable_workers()->set_burst_size(64);
+  in.mutable_buffers()->set_mbufs(600000);
 
   v1::DataplaneConfig c = with_defaults(in);
   EXPECT_EQ(c.ports(0).mtu(), 9000u);
@@ -700,6 +717,7 @@ TEST(DefaultsTest, KeepsExplicitValues) {
   EXPECT_EQ(c.pseudo_tcp().peers(0).remote_port(), 443u);
   EXPECT_EQ(c.workers().count(), 2u);
   EXPECT_EQ(c.workers().burst_size(), 64u);
+  EXPECT_EQ(c.buffers().mbufs(), 600000u);
   Status s = validate_dataplane_config(c);
   EXPECT_TRUE(s.is_ok()) << s.message();
 }
