@@ -47,13 +47,16 @@ tunnels, manually keyed SAs and policies in the config), and their baselines:
                    header 41) from 2001:db8:20:<t>::9 to 2001:db8:10::5
   forward-esp-in, forward-esp-in-ctcp, forward-esp-in-6in6   plain_forward
                    over the same frames as esp-in / esp-in-ctcp /
-                   esp-in-6in6 (their pcap cycled 3 times), read the same way
+                   esp-in-6in6, held the same way (streamed: their pcap
+                   cycled 3 times)
 
 The esp-in inputs cannot be replayed: the anti-replay window (always on: the
 config has no way to disable it) drops every packet of a second pass over the
-same pcap. They are read from the file once (no infinite_rx) from a pcap much
-longer than a run, and a run that reaches its end is repeated shorter. See
-bench/README.md.
+same pcap. Their pcaps are much longer than a run (millions of packets), held
+in memory by net_pcap (infinite_rx, a buffer pool sized for them with
+buffers.mbufs), and a run that reaches the end of the first pass is repeated
+shorter; their forward baselines replay the same pcaps. --esp-in-input stream
+reads them once from the file instead (rounds 1-5). See bench/README.md.
 
 The ESP overhead ratio of an ESP case is (1/rate - 1/forward_rate) /
 (1/raw_crypto_rate): what a packet costs beyond forwarding, in units of the
@@ -316,7 +319,7 @@ def write_pcap(path, frames):
             out.write(fr)
 
 
-def eal_block(prefix, lcores, hugepages):
+def eal_block(prefix, lcores, hugepages, memory_mb=1024):
     """The config's eal section. Without hugepages (the default: none are
     set up on a fresh machine) memory is 4 KB pages, whose TLB misses every
     packet's mbuf pays; with them (--hugepages: 2 MB pages in a mounted
@@ -324,7 +327,7 @@ def eal_block(prefix, lcores, hugepages):
     interrupted run leaves none behind."""
     lines = ["eal {", f'  file_prefix: "{prefix}"',
              "  no_huge: false" if hugepages else "  no_huge: true",
-             "  no_pci: true", "  memory_mb: 1024", '  args: "--no-shconf"',
+             "  no_pci: true", f"  memory_mb: {memory_mb}", '  args: "--no-shconf"',
              '  args: "--log-level=lib.eal:error"']
     if hugepages:
         lines += ['  args: "--huge-unlink"']
@@ -618,9 +621,25 @@ def esp_escape(b):
     return "".join(f"\\x{c:02x}" for c in b)
 
 
-def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=False):
-    """Config of an ESP case (or its stream forward baseline): port 0 the pcap
-    input, port 1 the net_null output; PUBLIC and PROTECTED, no LOCAL."""
+# Buffers for a held input (a long pcap kept in memory by net_pcap's
+# infinite_rx): one per packet, plus the default pool for the rest. A buffer
+# is ~2.4 KB (MTU 1500 data room, mbuf and mempool headers); on 4 KB pages
+# DPDK places no buffer across a page boundary, so each takes a whole page.
+HELD_EXTRA_MBUFS = 16383
+# Packets in a held esp-in pcap, by size: ~0.35 s of esp-in at this VM's rates.
+HELD_PACKETS = {"64": 2_000_000, "512": 1_000_000, "1400": 600_000, "imix": 1_200_000}
+
+
+def held_memory_mb(packets, hugepages):
+    per_buffer = 2500 if hugepages else 4096
+    return 1024 + -(-(packets + HELD_EXTRA_MBUFS) * per_buffer // 2**20)
+
+
+def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=False, held=None):
+    """Config of an ESP case (or its forward baseline): port 0 the pcap
+    input, port 1 the net_null output; PUBLIC and PROTECTED, no LOCAL.
+    `stream`: the pcap is read once from the file; `held` (a packet count):
+    it is replayed from memory, in a pool of buffers that holds all of it."""
     direction, encap, inner_fam = parse_case(case)
     six = outer_family(case) == "v6"  # IPv6 tunnels (esp-*-6in6)
     outer = FAMILIES[outer_family(case)]
@@ -636,7 +655,10 @@ def make_esp_config(case, pcap, stream, prefix, burst, lcores=None, hugepages=Fa
                  ["10.10.0.1/16"] + (["2001:db8:10::1/64"] if inner_fam == "v6" else []))
     ports = [(public, pcap_dev), (protected, null_dev)] if direction == "in" else \
         [(protected, pcap_dev), (public, null_dev)]
-    lines = [f'description: "bench/pps/run_pps.py {case}"'] + eal_block(prefix, lcores, hugepages)
+    lines = [f'description: "bench/pps/run_pps.py {case}"'] + eal_block(
+        prefix, lcores, hugepages, held_memory_mb(held, hugepages) if held else 1024)
+    if held:
+        lines += ["buffers {", f"  mbufs: {held + HELD_EXTRA_MBUFS}", "}"]
     for (name, role, mac, addrs), dev in ports:
         lines += ["ports {", f'  name: "{name}"', f'  vdev: "{dev}"', f"  role: {role}"]
         lines += [f'  addresses: "{a}"' for a in addrs]
@@ -783,9 +805,14 @@ def packets_for(args, case, size_name):
     if case not in STREAM_CASES:
         return args.packets
     if case != pcap_case(case):
-        return FORWARD_STREAM_FACTOR * packets_for(args, pcap_case(case), size_name)
+        base = packets_for(args, pcap_case(case), size_name)
+        return base if args.esp_in_input == "held" else FORWARD_STREAM_FACTOR * base
     if args.stream_packets:
         return args.stream_packets
+    if args.esp_in_input == "held":
+        # A first pass of ~0.3 s or more at the rates seen here, so that runs
+        # of half a pass are not dominated by their start.
+        return 20000 if args.quick else HELD_PACKETS.get(size_name, 1_000_000)
     # Long enough that a run ends before the file does: up to 600k packets
     # (0.2 s at 3 Mpps), at most --stream-mb of pcap.
     mean = sum(size_of(size_name, j) for j in range(len(IMIX_CYCLE))) / len(IMIX_CYCLE)
@@ -801,12 +828,15 @@ def warm_page_cache(path):
 
 
 def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
-    """One run of (case, size). Streamed inputs: 'drained' in the result when
-    the input port read the whole file (the run outlasted its input, so its
-    rate is too low)."""
+    """One run of (case, size). Long inputs (esp-in*): 'drained' in the
+    result when the input port received the whole pcap - a streamed run
+    outlasted its file (its rate is too low), a held ESP run replayed it
+    (the anti-replay window dropped the second pass): too long either way."""
     direction, proto, fam = parse_case(case)
     duration = args.duration if duration is None else duration
-    stream = case in STREAM_CASES
+    long_input = case in STREAM_CASES
+    stream = long_input and args.esp_in_input == "stream"
+    held = long_input and not stream
     tag = f"{case}-{size_name}"
     packets = packets_for(args, case, size_name)
     pcap = pcap_path(workdir, pcap_case(case), size_name, packets)  # (stream baselines: cycled)
@@ -814,12 +844,13 @@ def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
     counters_path = os.path.join(workdir, f"{tag}.json")
     prefix = f"tcpsec-pps-{os.getpid()}-{run_id}"
     with open(cfg, "w") as fh:
-        if case in ESP_CASES or stream:
-            fh.write(make_esp_config(case, pcap, stream, prefix, args.burst, args.lcores, args.hugepages))
+        if case in ESP_CASES or long_input:
+            fh.write(make_esp_config(case, pcap, stream, prefix, args.burst, args.lcores,
+                                     args.hugepages, packets if held else None))
         else:
             fh.write(make_config(direction, fam, pcap, prefix, args.burst, args.lcores, args.hugepages))
-    if stream:
-        warm_page_cache(pcap)
+    if long_input:
+        warm_page_cache(pcap)  # (held: loaded at start, faster from the page cache)
     cmd = [args.dataplane, "--config", cfg, "--duration", f"{duration:g}", "--counters-json",
            counters_path]
     res = subprocess.run(cmd, cwd=workdir, text=True, capture_output=True,
@@ -829,7 +860,7 @@ def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
                            f"  {shlex.join(cmd)}\n{res.stdout}{res.stderr}")
     with open(counters_path) as fh:
         js = json.load(fh)
-    if case in ESP_CASES or stream:
+    if case in ESP_CASES or long_input:
         in_port = "public" if direction.endswith("in") else "protected"
         out_port = "protected" if direction.endswith("in") else "public"
     else:
@@ -842,23 +873,32 @@ def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
     if elapsed is None or tsc_hz is None:
         raise HarnessError(f"{tag}: {counters_path} has no elapsed_s/tsc_hz (old binary?)")
     drops = sorted(((v, k) for k, v in js["drops"].items() if v), reverse=True)
+    drained = long_input and rx >= packets
+    expect = rx  # packets that must have taken the case's path
+    if held and drained and case in STREAM_BASELINES:
+        # Past the first pass every packet is a replay, dropped as one.
+        if not args.quick:
+            print(f"  {tag}: replayed its {packets} packets ({duration:g} s): too long")
+            return {"case": case, "size": size_name, "drained": True, "rx": rx, "tx": tx,
+                    "elapsed_s": elapsed}
+        expect = packets  # a path check only: the first pass must have gone through
     problems = []
     if rx == 0:
         problems.append("the input port received nothing")
-    elif tx < 0.99 * rx:
-        problems.append(f"only {tx} of {rx} received packets ({100.0 * tx / rx:.2f}%) left by "
-                        f"the {out_port} port (need >= 99%)")
+    elif tx < 0.99 * expect:
+        problems.append(f"only {tx} of {expect} received packets ({100.0 * tx / expect:.2f}%) "
+                        f"left by the {out_port} port (need >= 99%)")
     for want in EXPECTED_COUNTERS.get((direction, proto), []):
-        if js["counters"].get(want, 0) < 0.99 * rx:
-            problems.append(f"counter {want} = {js['counters'].get(want, 0)} for {rx} received")
+        if js["counters"].get(want, 0) < 0.99 * expect:
+            problems.append(f"counter {want} = {js['counters'].get(want, 0)} for {expect} "
+                            "received")
     if problems:
         top = ", ".join(f"{k}={v}" for v, k in drops[:5]) or "none"
         raise HarnessError(f"{tag}: the expected path did not take the packets: "
                            f"{'; '.join(problems)}; top drops: {top}\n  command: "
                            f"{shlex.join(cmd)}\n  counters: {counters_path}")
-    drained = stream and rx >= packets
     print(f"  {tag}: {tx / elapsed / 1e6:.3f} Mpps ({duration:g} s"
-          f"{', input drained' if drained else ''})")
+          f"{', input drained' if drained and stream else ''})")
     sys.stdout.flush()
     return {
         "case": case,
@@ -872,15 +912,17 @@ def run_case(args, workdir, case, size_name, mean_size, run_id, duration=None):
         "mpps": tx / elapsed / 1e6,
         "cycles_per_packet": tsc_hz * elapsed / tx,
         "drops": {k: v for v, k in drops},
-        "stream_packets": packets if stream else None,
-        "drained": drained,
+        "stream_packets": packets if long_input else None,
+        "esp_in_input": ("held" if held else "stream") if long_input else None,
+        "drained": drained and case in STREAM_BASELINES if held else drained,
     }
 
 
 def run_stream_case(args, workdir, case, size_name, mean_size, run_id, rate_hint):
-    """A streamed case: a run must end before its pcap does. The duration is
-    sized from the last rate seen (a 20 ms probe the first time) so a run reads
-    about half of the file (rates vary 2x here); a run that drained it is repeated at half the
+    """A case that must not outrun its long pcap (an esp-in case, or a
+    streamed baseline): the duration is sized from the last rate seen (a 20
+    ms probe the first time) so a run takes about half of the pcap (rates
+    vary 2x here); a run that took all of it is repeated at half the
     duration. Returns (result, rate in pps)."""
     packets = packets_for(args, case, size_name)
     if args.quick:
@@ -933,8 +975,8 @@ def raw_crypto_rates(args, sizes):
                  "imb_version": info and info["imb_version"]}
 
 
-def hugepages_problem():
-    """Why the dataplane could not get 1 GiB of 2 MB hugepages, or None."""
+def hugepages_problem(need_mb=1024):
+    """Why the dataplane could not get `need_mb` MiB of hugepages, or None."""
     free = size_kb = None
     with open("/proc/meminfo") as fh:
         for line in fh:
@@ -942,9 +984,10 @@ def hugepages_problem():
                 free = int(line.split()[1])
             elif line.startswith("Hugepagesize:"):
                 size_kb = int(line.split()[1])
-    if not free or not size_kb or free * size_kb < 1024 * 1024:
-        return (f"{free or 0} free hugepages of {size_kb} kB, 1 GiB needed "
-                "(echo 600 > /proc/sys/vm/nr_hugepages)")
+    if not free or not size_kb or free * size_kb < need_mb * 1024:
+        pages = -(-need_mb * 1024 // (size_kb or 2048)) + 88
+        return (f"{free or 0} free hugepages of {size_kb} kB, {need_mb} MiB needed "
+                f"(echo {pages} > /proc/sys/vm/nr_hugepages)")
     with open("/proc/mounts") as fh:
         if not any(line.split()[2] == "hugetlbfs" for line in fh if len(line.split()) > 2):
             return "no hugetlbfs mounted (mount -t hugetlbfs nodev /dev/hugepages)"
@@ -975,6 +1018,12 @@ def main():
     ap.add_argument("--packets", type=int, default=None,
                     help="distinct packets in each replayed input pcap (default 4032, --quick "
                     "480)")
+    ap.add_argument("--esp-in-input", choices=["held", "stream"], default="held",
+                    help="how the esp-in* cases get their long pcap: held in memory by "
+                    "net_pcap (infinite_rx, buffers.mbufs sized for it; runs stop before the "
+                    "first pass ends), their baselines replaying the same pcap (default); "
+                    "or streamed once from the file, their baselines reading it cycled "
+                    "(rounds 1-5; the file reads add up to 25%% noise to the baselines)")
     ap.add_argument("--stream-packets", type=int, default=None,
                     help="packets in each streamed (esp-in*) pcap (default: up to 600000, "
                     "--stream-mb at most; --quick 20000)")
@@ -1024,9 +1073,21 @@ def main():
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     if args.hugepages and not args.generate_only:
-        problem = hugepages_problem()
+        need_mb = max([1024] + [held_memory_mb(packets_for(args, c, s), True) for c in cases
+                                for s in sizes
+                                if c in STREAM_CASES and args.esp_in_input == "held"])
+        problem = hugepages_problem(need_mb)
         if problem:
             ap.error(f"--hugepages: {problem}")
+    held_mb = max([0] + [held_memory_mb(packets_for(args, c, s), args.hugepages) for c in cases
+                         for s in sizes if c in STREAM_CASES and args.esp_in_input == "held"])
+    if held_mb and not args.hugepages and not args.generate_only:
+        with open("/proc/meminfo") as fh:
+            avail_mb = next(int(line.split()[1]) // 1024 for line in fh
+                            if line.startswith("MemAvailable:"))
+        if held_mb > 0.9 * avail_mb:
+            ap.error(f"the held esp-in pcaps need {held_mb} MiB of memory, {avail_mb} MiB are "
+                     "available: pass fewer --stream-packets, or --esp-in-input stream")
     if args.generate_only and not args.workdir:
         ap.error("--generate-only needs --workdir")
     if not args.generate_only and not os.access(args.dataplane, os.X_OK):
@@ -1036,7 +1097,9 @@ def main():
     print(f"dataplane: {args.dataplane}")
     print(f"{args.duration} s per run (x{args.repeat}, best kept), {args.packets} distinct "
           f"packets per replayed pcap, burst {args.burst}, 1 worker (busy poll), input net_pcap "
-          f"infinite_rx (esp-in*: streamed once from the file), output net_null")
+          f"infinite_rx (esp-in*: "
+          f"{'a long pcap held in memory, first pass only' if args.esp_in_input == 'held' else 'streamed once from the file'}"
+          f"), output net_null")
     print(f"{os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on these cores is in "
           f"the figures)")
@@ -1061,7 +1124,8 @@ def main():
             print(f"FAIL {e}", file=sys.stderr)
             return 1
         for case, size in runs:
-            if case in STREAM_CASES and case != pcap_case(case):
+            if (case in STREAM_CASES and case != pcap_case(case) and
+                    args.esp_in_input == "stream"):
                 cycled_pcap(workdir, pcap_case(case), size,
                             packets_for(args, pcap_case(case), size), FORWARD_STREAM_FACTOR)
         print(f"{len(jobs)} pcaps ready in {time.time() - started:.0f} s")
@@ -1088,7 +1152,8 @@ def main():
                 mean = mean_sizes[(workdir, pcap_case(case), size,
                                    packets_for(args, pcap_case(case), size))]
                 try:
-                    if case in STREAM_CASES:
+                    if case in STREAM_BASELINES or (case in STREAM_CASES and
+                                                    args.esp_in_input == "stream"):
                         r, rate = run_stream_case(args, workdir, case, size, mean, run_id,
                                                   rate_hint.get(key))
                         rate_hint[key] = rate
