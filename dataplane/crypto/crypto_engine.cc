@@ -319,6 +319,25 @@ void CryptoEngine::run(size_t n, Get get) {
   }
 }
 
+bool CryptoEngine::seal_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
+                            const uint8_t* aad, uint8_t aad_length, uint8_t* tag) {
+  const AlgorithmProperties& p = sa.properties();
+  if (!sa.installed() || p.cipher != Cipher::kAesGcm) return false;
+  const auto* key = reinterpret_cast<const gcm_key_data*>(Keys::keys(sa));
+  uint8_t nonce[12];
+  std::memcpy(nonce, Keys::salt(sa), 4);
+  std::memcpy(nonce + 4, iv, 8);
+  gcm_context_data ctx;
+  if (p.key_length == 16) {
+    IMB_AES128_GCM_ENC(mgr_, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+                       p.icv_length);
+  } else {
+    IMB_AES256_GCM_ENC(mgr_, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+                       p.icv_length);
+  }
+  return true;
+}
+
 void CryptoEngine::process(std::span<CryptoOp* const> ops) {
   run(ops.size(), [ops](size_t i) -> CryptoOp& { return *ops[i]; });
 }

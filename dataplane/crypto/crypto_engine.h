@@ -103,6 +103,15 @@ class CryptoEngine {
   void process(std::span<CryptoOp* const> ops);
   void process(std::span<CryptoOp> ops);  // a contiguous burst (tests, benchmarks)
 
+  // AES-GCM encryption on the spot, for an outbound packet just framed: the
+  // `length` bytes at `data` in place, nonce salt || `iv` (8 bytes, RFC 4106
+  // 4), `aad_length` bytes of AAD, the tag (properties().icv_length bytes)
+  // to `tag`. The direct API has no queue, so an op and a pass of process()
+  // would only add stores and checks around the same call. False (nothing
+  // written) unless `sa` holds installed AES-GCM keys.
+  bool seal_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
+                const uint8_t* aad, uint8_t aad_length, uint8_t* tag);
+
   // The code path in use: "avx512", "avx2", "avx", "sse" or "sse-no-aesni".
   const char* arch() const;
 

@@ -185,11 +185,23 @@ DropReason from_status(const CryptoOp& c) {
   return DropReason::kEspCryptoError;
 }
 
-}  // namespace
+// An outbound packet once framed: where its ESP header is and what the
+// crypto needs.
+struct Framed {
+  uint8_t* esp = nullptr;
+  uint64_t seq = 0;
+  uint32_t payload = 0;  // encrypted: data, padding, pad length, next header
+  uint16_t data = 0;
+  uint8_t next_header = 0;
+};
 
-DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
-                                EspSaOut& sa, EspOp& op) {
-  op.crypto.sa = nullptr;
+// Encapsulates the IP packet in `buf` for `sa` up to the crypto: outer
+// header (tunnel), ESP header, IV field, padding and trailer, room for the
+// ICV; consumes a sequence number. Shared by the engine's path (prepare) and
+// the direct AES-GCM one (seal); inlined into both.
+[[gnu::always_inline]] inline DropReason frame_outbound(net::PacketBuffer& buf,
+                                                        const net::IpPacketInfo& inner,
+                                                        EspSaOut& sa, Framed& f) {
   if (sa.crypto == nullptr) return DropReason::kEspNoSa;
   if ((inner.family != IpFamily::kV4 && inner.family != IpFamily::kV6) ||
       inner.packet_length > buf.length() || inner.l3_length > inner.packet_length) {
@@ -286,15 +298,58 @@ DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo&
   trailer[pad] = static_cast<uint8_t>(pad);
   trailer[pad + 1] = next_header;
 
+  f.esp = esp;
+  f.seq = seq;
+  f.payload = payload;
+  f.data = data;
+  f.next_header = next_header;
+  return DropReason::kNone;
+}
+
+}  // namespace
+
+DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
+                                EspSaOut& sa, EspOp& op) {
+  op.crypto.sa = nullptr;
+  Framed f;
+  if (DropReason r = frame_outbound(buf, inner, sa, f); r != DropReason::kNone) return r;
   op.sa_in = nullptr;
-  op.seq = seq;
-  op.esp_offset = static_cast<uint16_t>(esp - buf.data());
+  op.seq = f.seq;
+  op.esp_offset = static_cast<uint16_t>(f.esp - buf.data());
   op.payload_offset = static_cast<uint16_t>(kEspHeaderLen + sa.iv_length);
-  op.payload_length = static_cast<uint16_t>(payload);
-  op.next_header = next_header;
-  op.data_length = data;
-  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, esp, static_cast<uint16_t>(payload), sa.esn,
-              Direction::kEncrypt);
+  op.payload_length = static_cast<uint16_t>(f.payload);
+  op.next_header = f.next_header;
+  op.data_length = f.data;
+  fill_crypto(op, sa.crypto, sa.cipher, sa.iv_length, f.esp, static_cast<uint16_t>(f.payload),
+              sa.esn, Direction::kEncrypt);
+  return DropReason::kNone;
+}
+
+DropReason esp_outbound_seal(net::PacketBuffer& buf, const net::IpPacketInfo& inner, EspSaOut& sa,
+                             crypto::CryptoEngine& engine) {
+  if (sa.crypto == nullptr) return DropReason::kEspNoSa;
+  // Checked before anything is consumed: seal_gcm cannot refuse it after.
+  if (!sa.crypto->installed() || sa.cipher != Cipher::kAesGcm || sa.iv_length != 8) {
+    return DropReason::kEspCryptoError;
+  }
+  Framed f;
+  if (DropReason r = frame_outbound(buf, inner, sa, f); r != DropReason::kNone) return r;
+  // RFC 4106 5: the AAD is SPI || seq_lo, or SPI || seq_hi || seq_lo with ESN.
+  uint8_t esn_aad[12];
+  const uint8_t* aad = f.esp;
+  uint8_t aad_length = 8;
+  if (sa.esn) {
+    std::memcpy(esn_aad, f.esp, 4);
+    store_be32(esn_aad + 4, static_cast<uint32_t>(f.seq >> 32));
+    std::memcpy(esn_aad + 8, f.esp + 4, 4);
+    aad = esn_aad;
+    aad_length = 12;
+  }
+  uint8_t* payload = f.esp + kEspHeaderLen + 8;
+  if (!engine.seal_gcm(*sa.crypto, payload, f.payload, f.esp + kEspHeaderLen, aad, aad_length,
+                       payload + f.payload)) {
+    return DropReason::kEspCryptoError;
+  }
   return DropReason::kNone;
 }
 

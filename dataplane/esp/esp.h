@@ -107,6 +107,20 @@ struct EspOp {
 DropReason esp_outbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& inner,
                                 EspSaOut& sa, EspOp& op);
 
+// The same for an AES-GCM SA (esp_outbound_direct), encrypted on the spot:
+// framing and then the engine's direct AES-GCM call, no op and no
+// esp_process/esp_outbound_finish. kNone: `buf` holds the finished ESP
+// packet. On failure `buf` and `sa` are unchanged.
+DropReason esp_outbound_seal(net::PacketBuffer& buf, const net::IpPacketInfo& inner, EspSaOut& sa,
+                             crypto::CryptoEngine& engine);
+
+// Whether `sa` takes esp_outbound_seal: AES-GCM (any key size, ESN or not,
+// tunnel or transport), the cipher of nearly every SA. Fixed when the SA is
+// initialised.
+inline bool esp_outbound_direct(const EspSaOut& sa) {
+  return sa.cipher == crypto::Cipher::kAesGcm && sa.iv_length == 8;
+}
+
 // After the engine: kNone, or why the packet cannot be sent.
 DropReason esp_outbound_finish(net::PacketBuffer& buf, const EspOp& op);
 

@@ -143,28 +143,43 @@ void Worker::esp_out_flush() {
   uint16_t n = b.n;
   if (n == 0) return;
   b.n = 0;
+  // AES-GCM SAs (nearly all) are framed and encrypted on the spot: the
+  // direct API has no queue, so an op and an engine pass would only add
+  // work around the same call. The rest are prepared for one engine pass.
   // No reset of the ops: prepare clears op.crypto.sa first and sets every
-  // field the engine and finish read when it succeeds.
+  // field the engine and finish read when it succeeds; a sealed packet's op
+  // is marked skipped.
+  uint16_t queued = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(b.m[i + 1], void*));
     auto view = net::mbuf_view(b.m[i]);
-    b.result[i] = esp::esp_outbound_prepare(view, b.info[i], b.sa[i]->esp, b.op[i]);
+    esp::EspSaOut& sa = b.sa[i]->esp;
+    b.sealed[i] = esp::esp_outbound_direct(sa);
+    if (b.sealed[i]) {
+      b.op[i].crypto.sa = nullptr;
+      b.result[i] = esp::esp_outbound_seal(view, b.info[i], sa, *engine_);
+    } else {
+      b.result[i] = esp::esp_outbound_prepare(view, b.info[i], sa, b.op[i]);
+      ++queued;
+    }
     net::mbuf_commit(b.m[i], view);
   }
-  esp::esp_process(*engine_, {b.op.data(), n});
+  if (queued != 0) esp::esp_process(*engine_, {b.op.data(), n});
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = b.m[i];
     if (b.result[i] != DropReason::kNone) {
       drop(m, b.result[i]);
       continue;
     }
-    auto view = net::mbuf_view(m);
-    DropReason r = esp::esp_outbound_finish(view, b.op[i]);
-    if (r != DropReason::kNone) {
-      drop(m, r);
-      continue;
+    if (!b.sealed[i]) {
+      auto view = net::mbuf_view(m);
+      DropReason r = esp::esp_outbound_finish(view, b.op[i]);
+      if (r != DropReason::kNone) {
+        drop(m, r);
+        continue;
+      }
+      net::mbuf_commit(m, view);
     }
-    net::mbuf_commit(m, view);
     counters_.add(Counter::kEspEncrypted);
     esp_sent(m, *b.sa[i]);
   }

@@ -205,6 +205,7 @@ class Worker {
     std::array<uint32_t, kEspBatch> sa;
     std::array<net::IpPacketInfo, kEspBatch> info;
     std::array<DropReason, kEspBatch> result;
+    std::array<bool, kEspBatch> sealed;  // esp_outbound_seal: done, no op
     std::array<esp::EspOp, kEspBatch> op;
   };
   struct EspOutBatch {
@@ -213,6 +214,7 @@ class Worker {
     std::array<OutboundSa*, kEspBatch> sa;
     std::array<net::IpPacketInfo, kEspBatch> info;
     std::array<DropReason, kEspBatch> result;
+    std::array<bool, kEspBatch> sealed;  // esp_outbound_seal: done, no op
     std::array<esp::EspOp, kEspBatch> op;
   };
   // Protected packets awaiting one SPD classification for the burst.

@@ -237,6 +237,53 @@ def test_esp_interop_with_scapy(tmp_path, algo, encap, outer, inner, esn):
     assert sum(d.values()) == 2, d
 
 
+def test_gcm_and_engine_sas_in_the_same_bursts(tmp_path):
+    """AES-GCM SAs are sealed on the spot, the others go through the crypto
+    engine's op pass: bursts that mix both must encrypt every packet with its
+    own SA. IPv4 traffic takes an AES-GCM-128 SA, IPv6 an AES-CBC-128/HMAC-SHA256
+    one; the first burst (32 frames) is all CBC, so the second, mixed one
+    reuses batch slots whose ops the first burst filled."""
+    cbc_spi = OUT_SPI + 1
+    ek, ik = keys("AES_CBC_128_HMAC_SHA256", 3)
+    v6_policy = 'sa_spi: %d\n           match { local_prefixes: "2001:db8:10::/48"'
+    cfg = config("AES_GCM_128", "plain", 4, False).replace(v6_policy % OUT_SPI, v6_policy % cbc_spi)
+    assert f"sa_spi: {cbc_spi}" in cfg
+    cfg += f"""
+sas {{ spi: {cbc_spi} direction: DIRECTION_OUTBOUND mode: MODE_TUNNEL tunnel_local: "{GW[4]}"
+      tunnel_peer: "{PEER[4]}" algorithm: ESP_ALGORITHM_AES_CBC_128_HMAC_SHA256
+      encryption_key: "{esc(ek)}" integrity_key: "{esc(ik)}" encapsulation {{ plain {{}} }} }}
+"""
+    v4 = [IP(src=LAN[4][0], dst=LAN[4][1]) / UDP(sport=2000 + i, dport=53) / Raw(bytes([i]) * (10 + 37 * i))
+          for i in range(16)]
+    v6 = [IPv6(src=LAN[6][0], dst=LAN[6][1]) / UDP(sport=3000 + i, dport=53) / Raw(bytes([i]) * (5 + 29 * i))
+          for i in range(48)]
+    # Burst 1: 32 CBC. Burst 2: GCM and CBC alternating, in the buffers burst
+    # 1 freed (a stale op of burst 1 left in a GCM slot would re-encrypt one
+    # of them).
+    plain = v6[:32] + [p for pair in zip(v4, v6[32:]) for p in pair]
+    wrpcap(str(tmp_path / "protected-in.pcap"), [Ether(src=HOST_MAC, dst=PROT_MAC) / p for p in plain])
+    wrpcap(str(tmp_path / "public-in.pcap"), [])
+    wrpcap(str(tmp_path / "local-in.pcap"), [])
+    counters = run_pcap(cfg, str(tmp_path), duration=1.0)
+
+    gcm = scapy_sa("AES_GCM_128", 1, OUT_SPI, 4, False)
+    cbc = SecurityAssociation(ESP, spi=cbc_spi, crypt_algo="AES-CBC", crypt_key=ek, auth_algo="SHA2-256-128",
+                              auth_key=ik, tunnel_header=IP(src=GW[4], dst=PEER[4]))
+    out = rdpcap(str(tmp_path / "public-out.pcap"))
+    assert len(out) == len(plain), counters
+    # Each SA's packets in order (a burst's IPv4 packets are classified, and
+    # so leave, before its IPv6 ones).
+    got = {OUT_SPI: [], cbc_spi: []}
+    for frame in out:
+        esp_l3 = strip_outer(frame, "plain")
+        spi = esp_l3[ESP].spi
+        assert spi in got, f"SPI {spi:#x}: a packet was overwritten after it was sealed"
+        got[spi].append(bytes((gcm if spi == OUT_SPI else cbc).decrypt(esp_l3)))
+    assert got[OUT_SPI] == [bytes(p) for p in forwarded(v4)], counters
+    assert got[cbc_spi] == [bytes(p) for p in forwarded(v6)], counters
+    assert counters["counters"]["esp_encrypted"] == len(plain)
+
+
 def test_policy_discard_and_bypass(tmp_path):
     cfg = config("AES_GCM_128", "plain", 4, False).replace(
         "workers {", """policies { priority: 1 direction: DIRECTION_OUTBOUND action: POLICY_ACTION_BYPASS

@@ -1,0 +1,174 @@
+// esp_outbound_seal, the worker's path for AES-GCM SAs (framed and
+// encrypted on the spot, no engine op): for every GCM key size x mode x
+// (IPv4/IPv6 inner x IPv4/IPv6 outer) x ESN on/off it must write exactly the
+// bytes prepare / engine / finish write, leave the SA in the same state, and
+// open with the OpenSSL reference; its refusals leave the buffer and the SA
+// as they were.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "dataplane/esp/esp.h"
+#include "tests/dataplane/esp/esp_test_util.h"
+
+namespace tcpsec::esp {
+namespace {
+
+using crypto::Algorithm;
+using test::Bytes;
+using test::Fam;
+using test::Frame;
+using test::InnerSpec;
+using test::SaSpec;
+
+constexpr uint16_t kPayloadSizes[] = {0, 1, 2, 3, 13, 14, 15, 16, 17, 100, 1000, 1400};
+
+struct SealCase {
+  Algorithm alg;
+  EspMode mode;
+  Fam inner;
+  Fam outer;
+  bool esn;
+};
+
+std::string name_of(const ::testing::TestParamInfo<SealCase>& info) {
+  const SealCase& c = info.param;
+  std::string n = c.alg == Algorithm::kAesGcm128 ? "gcm128" : "gcm256";
+  n += c.mode == EspMode::kTunnel ? "_tunnel_" : "_transport_";
+  n += test::fam_name(c.inner);
+  if (c.mode == EspMode::kTunnel) n += std::string("_in_") + test::fam_name(c.outer);
+  if (c.esn) n += "_esn";
+  return n;
+}
+
+std::vector<SealCase> seal_cases() {
+  std::vector<SealCase> v;
+  for (Algorithm alg : {Algorithm::kAesGcm128, Algorithm::kAesGcm256}) {
+    for (bool esn : {false, true}) {
+      for (Fam inner : {Fam::kV4, Fam::kV6}) {
+        for (Fam outer : {Fam::kV4, Fam::kV6}) {
+          v.push_back({alg, EspMode::kTunnel, inner, outer, esn});
+        }
+        v.push_back({alg, EspMode::kTransport, inner, inner, esn});
+      }
+    }
+  }
+  return v;
+}
+
+class EspSeal : public ::testing::TestWithParam<SealCase> {};
+
+TEST_P(EspSeal, SameBytesAsTheEnginePath) {
+  const SealCase& c = GetParam();
+  SaSpec spec;
+  spec.alg = c.alg;
+  spec.mode = c.mode;
+  spec.outer = c.outer;
+  spec.esn = c.esn;
+  // With ESN the packets cross 2^32 (seq_hi 0 -> 1): the AAD's high half.
+  spec.last_seq = c.esn ? 0xfffffff8u : 0x100;
+  spec.window = 1024;
+  // Two SAs with the same keys and state: one per path.
+  auto engine_sa = test::make_sa(spec);
+  auto sealed_sa = test::make_sa(spec);
+  ASSERT_TRUE(esp_outbound_direct(*sealed_sa->out));
+
+  for (size_t i = 0; i < std::size(kPayloadSizes); ++i) {
+    SCOPED_TRACE("packet " + std::to_string(i));
+    InnerSpec is;
+    is.family = c.inner;
+    is.payload = kPayloadSizes[i];
+    is.tos = static_cast<uint8_t>(i * 9);  // DSCP and ECN vary
+    is.df = i % 2 == 0;
+    is.hop_by_hop = c.inner == Fam::kV6 && i % 3 == 0;
+    is.seed = static_cast<uint8_t>(i);
+    const Bytes inner = test::make_inner(is);
+    const Bytes want = test::encrypt(*engine_sa, inner);
+
+    Frame f(inner);
+    ASSERT_EQ(esp_outbound_seal(f.buf(), test::parse(inner), *sealed_sa->out, test::engine()),
+              DropReason::kNone);
+    const Bytes got = f.copy();
+    EXPECT_TRUE(got == want) << "sealed packet differs from the engine path's";
+    EXPECT_EQ(sealed_sa->out->seq, engine_sa->out->seq);
+    EXPECT_EQ(sealed_sa->out->packets, engine_sa->out->packets);
+    EXPECT_EQ(sealed_sa->out->bytes, engine_sa->out->bytes);
+
+    // And independently: the OpenSSL reference opens it back to the inner packet.
+    const net::IpPacketInfo out = test::parse(got);
+    const uint64_t seq = sealed_sa->out->seq;
+    auto plain = test::reference_open(*sealed_sa, std::span(got).subspan(out.l3_length),
+                                      static_cast<uint32_t>(seq >> 32), c.esn);
+    ASSERT_TRUE(plain.has_value()) << "ICV does not verify";
+    const net::IpPacketInfo in = test::parse(inner);
+    const Bytes data =
+        c.mode == EspMode::kTunnel ? inner : Bytes(inner.begin() + in.l3_length, inner.end());
+    EXPECT_TRUE(plain->data == data);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllGcm, EspSeal, ::testing::ValuesIn(seal_cases()), name_of);
+
+TEST(EspSealRefusals, LeaveBufferAndSaUnchanged) {
+  SaSpec s;
+  auto sa = test::make_sa(s);
+  const Bytes inner = test::make_inner({});
+  const net::IpPacketInfo info = test::parse(inner);
+  auto refuse = [&](Frame& f, const net::IpPacketInfo& i, EspSaOut& out, DropReason want) {
+    const auto before = f.snapshot();
+    const uint64_t seq = out.seq;
+    const uint64_t packets = out.packets;
+    EXPECT_EQ(esp_outbound_seal(f.buf(), i, out, test::engine()), want);
+    EXPECT_TRUE(f.snapshot() == before);
+    EXPECT_EQ(out.seq, seq);
+    EXPECT_EQ(out.packets, packets);
+  };
+  const uint16_t front = 20 + 8 + 8;
+  const uint16_t back = esp_overhead(*sa->out, static_cast<uint16_t>(inner.size())) - front;
+  Frame no_head(inner, front - 1, 200);
+  refuse(no_head, info, *sa->out, DropReason::kEncapNoHeadroom);
+  Frame no_tail(inner, 128, static_cast<uint16_t>(back - 1));
+  refuse(no_tail, info, *sa->out, DropReason::kEncapNoTailroom);
+  Frame exact(inner, front, back);  // exactly enough
+  EXPECT_EQ(esp_outbound_seal(exact.buf(), info, *sa->out, test::engine()), DropReason::kNone);
+  EXPECT_EQ(exact.buf().headroom(), 0);
+  EXPECT_EQ(exact.buf().tailroom(), 0);
+
+  Frame f(inner);
+  net::IpPacketInfo bad = info;
+  bad.packet_length = static_cast<uint16_t>(inner.size() + 1);
+  refuse(f, bad, *sa->out, DropReason::kEncapBadInner);
+
+  const uint64_t seq = sa->out->seq;
+  sa->out->seq = 0xffffffffu;  // no ESN: the last number is spent
+  refuse(f, info, *sa->out, DropReason::kEspSeqExhausted);
+  sa->out->seq = seq;
+  sa->out->lifetime.hard_packets = sa->out->packets;
+  refuse(f, info, *sa->out, DropReason::kEspSaExpired);
+
+  EspSaOut empty;
+  refuse(f, info, empty, DropReason::kEspNoSa);
+
+  // Keys wiped under the SA (replaced while a burst was being built): the
+  // engine's path counts a crypto error, and so does this one, before
+  // anything is consumed.
+  auto wiped = test::make_sa(s);
+  wiped->keys_out->wipe();
+  refuse(f, info, *wiped->out, DropReason::kEspCryptoError);
+
+  // Not an AES-GCM SA: the engine's path only.
+  SaSpec cbc;
+  cbc.alg = Algorithm::kAesCbc128HmacSha256;
+  auto csa = test::make_sa(cbc);
+  EXPECT_FALSE(esp_outbound_direct(*csa->out));
+  refuse(f, info, *csa->out, DropReason::kEspCryptoError);
+  SaSpec chacha;
+  chacha.alg = Algorithm::kChaCha20Poly1305;
+  auto xsa = test::make_sa(chacha);
+  EXPECT_FALSE(esp_outbound_direct(*xsa->out));
+  refuse(f, info, *xsa->out, DropReason::kEspCryptoError);
+}
+
+}  // namespace
+}  // namespace tcpsec::esp
