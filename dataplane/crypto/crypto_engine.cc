@@ -319,23 +319,57 @@ void CryptoEngine::run(size_t n, Get get) {
   }
 }
 
-bool CryptoEngine::seal_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
-                            const uint8_t* aad, uint8_t aad_length, uint8_t* tag) {
+namespace {
+
+// The direct AES-GCM call of one direction with the nonce salt || iv.
+inline void gcm_direct(IMB_MGR* mgr, const SaCrypto& sa, bool encrypt, uint8_t* data,
+                       uint32_t length, const uint8_t* iv, const uint8_t* aad, uint8_t aad_length,
+                       uint8_t* tag) {
   const AlgorithmProperties& p = sa.properties();
-  if (!sa.installed() || p.cipher != Cipher::kAesGcm) return false;
   const auto* key = reinterpret_cast<const gcm_key_data*>(Keys::keys(sa));
   uint8_t nonce[12];
   std::memcpy(nonce, Keys::salt(sa), 4);
   std::memcpy(nonce + 4, iv, 8);
   gcm_context_data ctx;
   if (p.key_length == 16) {
-    IMB_AES128_GCM_ENC(mgr_, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+    if (encrypt) {
+      IMB_AES128_GCM_ENC(mgr, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+                         p.icv_length);
+    } else {
+      IMB_AES128_GCM_DEC(mgr, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+                         p.icv_length);
+    }
+  } else if (encrypt) {
+    IMB_AES256_GCM_ENC(mgr, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
                        p.icv_length);
   } else {
-    IMB_AES256_GCM_ENC(mgr_, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
+    IMB_AES256_GCM_DEC(mgr, key, &ctx, data, data, length, nonce, aad, aad_length, tag,
                        p.icv_length);
   }
+}
+
+inline bool is_gcm(const SaCrypto& sa) {
+  return sa.installed() && sa.properties().cipher == Cipher::kAesGcm;
+}
+
+}  // namespace
+
+bool CryptoEngine::seal_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
+                            const uint8_t* aad, uint8_t aad_length, uint8_t* tag) {
+  if (!is_gcm(sa)) return false;
+  gcm_direct(mgr_, sa, true, data, length, iv, aad, aad_length, tag);
   return true;
+}
+
+OpStatus CryptoEngine::open_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length,
+                                const uint8_t* iv, const uint8_t* aad, uint8_t aad_length,
+                                const uint8_t* icv) {
+  if (!is_gcm(sa)) return OpStatus::kError;
+  uint8_t digest[16];
+  gcm_direct(mgr_, sa, false, data, length, iv, aad, aad_length, digest);
+  if (equal_constant_time(digest, icv, sa.properties().icv_length)) return OpStatus::kOk;
+  if (length != 0) gcm_direct(mgr_, sa, true, data, length, iv, aad, aad_length, digest);
+  return OpStatus::kAuthFailed;
 }
 
 void CryptoEngine::process(std::span<CryptoOp* const> ops) {

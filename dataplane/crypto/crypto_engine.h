@@ -112,6 +112,15 @@ class CryptoEngine {
   bool seal_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
                 const uint8_t* aad, uint8_t aad_length, uint8_t* tag);
 
+  // Its inverse for an inbound packet: decrypts in place and compares the
+  // tag with `icv` in constant time. kOk: plaintext in place. kAuthFailed:
+  // the ciphertext is restored (encrypted again: the same key stream).
+  // kError (nothing written) unless `sa` holds installed AES-GCM keys. A
+  // caller that refuses the plaintext afterwards restores it with seal_gcm
+  // (same nonce; the tag it writes is not needed).
+  OpStatus open_gcm(const SaCrypto& sa, uint8_t* data, uint32_t length, const uint8_t* iv,
+                    const uint8_t* aad, uint8_t aad_length, const uint8_t* icv);
+
   // The code path in use: "avx512", "avx2", "avx", "sse" or "sse-no-aesni".
   const char* arch() const;
 

@@ -139,6 +139,23 @@ SpiPeek esp_peek_spi(std::span<const uint8_t> pkt, const net::IpPacketInfo& oute
 DropReason esp_inbound_prepare(net::PacketBuffer& buf, const net::IpPacketInfo& outer, EspSaIn& sa,
                                EspOp& op);
 
+// The same for an AES-GCM SA (esp_inbound_direct), on the spot: checks,
+// decryption, ICV, the trailer and inner checks and the replay window, then
+// what esp_inbound_finish does; no esp_process or finish call. Returns what
+// esp_inbound_finish would; on failure `buf` is unchanged, and after
+// kEspBadIcv `op` is ready for esp_inbound_resync. One difference from a
+// burst through the engine: a packet's window update happens before the
+// next packet's replay check, so a forged copy of a packet accepted earlier
+// in the same burst is refused as a replay, before its ICV is computed
+// (RFC 4303 3.4.3's order), where the engine path counts a bad ICV.
+DropReason esp_inbound_open(net::PacketBuffer& buf, const net::IpPacketInfo& outer, EspSaIn& sa,
+                            EspOp& op, crypto::CryptoEngine& engine);
+
+// Whether `sa` takes esp_inbound_open (AES-GCM, as esp_outbound_direct).
+inline bool esp_inbound_direct(const EspSaIn& sa) {
+  return sa.cipher == crypto::Cipher::kAesGcm && sa.iv_length == 8;
+}
+
 // After the engine: strips ESP (tunnel: the inner packet is left; transport:
 // the IP header gets its protocol and lengths back) and counts the packet on
 // its SA. On failure `buf` is unchanged.

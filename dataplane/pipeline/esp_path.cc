@@ -304,22 +304,30 @@ void Worker::esp_in_flush() {
   if (n == 0) return;
   b.n = 0;
   IpsecState& ips = *gw_.ipsec();
-  // No reset of the ops: prepare clears op.crypto.sa first and sets every
-  // field the engine, the check and finish read when it succeeds.
+  // AES-GCM SAs are opened on the spot (as esp_out_flush seals them); the
+  // rest are prepared for one engine pass. No reset of the ops: prepare and
+  // open clear op.crypto.sa first and set every field the engine, the check
+  // and finish read when they succeed.
+  uint16_t queued = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(b.m[i + 1], void*));
     auto view = net::mbuf_view(b.m[i]);
-    b.result[i] = esp::esp_inbound_prepare(view, b.info[i], ips.inbound(b.sa[i]).esp, b.op[i]);
+    esp::EspSaIn& sa = ips.inbound(b.sa[i]).esp;
+    b.opened[i] = esp::esp_inbound_direct(sa);
+    if (b.opened[i]) {
+      b.result[i] = esp::esp_inbound_open(view, b.info[i], sa, b.op[i], *engine_);
+      net::mbuf_commit(b.m[i], view);
+    } else {
+      b.result[i] = esp::esp_inbound_prepare(view, b.info[i], sa, b.op[i]);
+      ++queued;
+    }
   }
-  esp::esp_process(*engine_, {b.op.data(), n});
+  if (queued != 0) esp::esp_process(*engine_, {b.op.data(), n});
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = b.m[i];
-    if (b.result[i] != DropReason::kNone) {
-      drop(m, b.result[i]);
-      continue;
-    }
     auto view = net::mbuf_view(m);
-    DropReason r = esp::esp_inbound_finish(view, b.op[i]);
+    DropReason r = b.result[i];
+    if (r == DropReason::kNone && !b.opened[i]) r = esp::esp_inbound_finish(view, b.op[i]);
     if (r == DropReason::kEspBadIcv && esp::esp_inbound_resync(*engine_, view, b.op[i])) {
       counters_.add(Counter::kEspResynced);
       r = DropReason::kNone;

@@ -205,7 +205,7 @@ class Worker {
     std::array<uint32_t, kEspBatch> sa;
     std::array<net::IpPacketInfo, kEspBatch> info;
     std::array<DropReason, kEspBatch> result;
-    std::array<bool, kEspBatch> sealed;  // esp_outbound_seal: done, no op
+    std::array<bool, kEspBatch> opened;  // esp_inbound_open: done, no engine pass
     std::array<esp::EspOp, kEspBatch> op;
   };
   struct EspOutBatch {

@@ -1,9 +1,11 @@
-// esp_outbound_seal, the worker's path for AES-GCM SAs (framed and
-// encrypted on the spot, no engine op): for every GCM key size x mode x
-// (IPv4/IPv6 inner x IPv4/IPv6 outer) x ESN on/off it must write exactly the
-// bytes prepare / engine / finish write, leave the SA in the same state, and
-// open with the OpenSSL reference; its refusals leave the buffer and the SA
-// as they were.
+// esp_outbound_seal and esp_inbound_open, the worker's paths for AES-GCM SAs
+// (framed and encrypted, or checked and decrypted, on the spot, no engine
+// op): for every GCM key size x mode x (IPv4/IPv6 inner x IPv4/IPv6 outer) x
+// ESN on/off, seal must write exactly the bytes prepare / engine / finish
+// write, leave the SA in the same state, and open with the OpenSSL
+// reference, and open must take the packet back as the engine path does
+// (test::decrypt compares the two on every inbound test); seal's refusals
+// leave the buffer and the SA as they were.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -105,7 +107,14 @@ TEST_P(EspSeal, SameBytesAsTheEnginePath) {
     const Bytes data =
         c.mode == EspMode::kTunnel ? inner : Bytes(inner.begin() + in.l3_length, inner.end());
     EXPECT_TRUE(plain->data == data);
+
+    // Back in through esp_inbound_open (and the engine path, which must
+    // agree: test::decrypt runs both): the original packet.
+    const test::InResult back = test::decrypt(*sealed_sa, got);
+    ASSERT_EQ(back.drop, DropReason::kNone);
+    EXPECT_TRUE(back.out == inner);
   }
+  EXPECT_EQ(sealed_sa->in->packets, std::size(kPayloadSizes));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllGcm, EspSeal, ::testing::ValuesIn(seal_cases()), name_of);
@@ -168,6 +177,19 @@ TEST(EspSealRefusals, LeaveBufferAndSaUnchanged) {
   auto xsa = test::make_sa(chacha);
   EXPECT_FALSE(esp_outbound_direct(*xsa->out));
   refuse(f, info, *xsa->out, DropReason::kEspCryptoError);
+
+  // esp_inbound_open too: a CBC SA's packet is left alone, SA untouched.
+  EXPECT_FALSE(esp_inbound_direct(*csa->in));
+  const Bytes cbc_packet = test::encrypt(*csa, inner);
+  Frame g(cbc_packet);
+  const auto before = g.snapshot();
+  const uint64_t top = csa->in->window.top();
+  EspOp op;
+  EXPECT_EQ(esp_inbound_open(g.buf(), test::parse(cbc_packet), *csa->in, op, test::engine()),
+            DropReason::kEspCryptoError);
+  EXPECT_TRUE(g.snapshot() == before);
+  EXPECT_EQ(csa->in->window.top(), top);
+  EXPECT_EQ(csa->in->packets, 0u);
 }
 
 }  // namespace

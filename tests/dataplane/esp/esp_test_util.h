@@ -12,6 +12,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dataplane/crypto/crypto_engine.h"
@@ -304,27 +305,51 @@ struct InResult {
   bool resynced = false;
 };
 
-inline InResult decrypt(SaPair& sa, const Bytes& pkt, bool resync = false) {
+// One inbound path on `pkt` with `in`: the engine's (prepare, esp_process,
+// finish) or, `direct`, the worker's for AES-GCM SAs (esp_inbound_open).
+inline InResult decrypt_with(EspSaIn& in, const Bytes& pkt, bool resync, bool direct) {
   Frame f(pkt);
   const auto before = f.snapshot();
   net::IpPacketInfo info;
   DropReason r = net::parse_ip_packet(pkt, info);
   if (r != DropReason::kNone) return {r, true, {}};
   EspOp op;
-  r = esp_inbound_prepare(f.buf(), info, *sa.in, op);
   bool resynced = false;
-  if (r == DropReason::kNone) {
+  if (direct) {
+    r = esp_inbound_open(f.buf(), info, in, op, engine());
+  } else {
+    r = esp_inbound_prepare(f.buf(), info, in, op);
+    if (r != DropReason::kNone) {
+      EXPECT_EQ(op.crypto.sa, nullptr);  // the engine would skip it
+      return {r, f.snapshot() == before, f.copy()};
+    }
     EXPECT_FALSE(f.snapshot() != before) << "prepare changed the buffer";
     esp_process(engine(), std::span<EspOp>(&op, 1));
     r = esp_inbound_finish(f.buf(), op);
-    if (resync && r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf(), op)) {
-      resynced = true;
-      r = DropReason::kNone;
-    }
-  } else {
-    EXPECT_EQ(op.crypto.sa, nullptr);  // the engine would skip it
+  }
+  if (resync && r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf(), op)) {
+    resynced = true;
+    r = DropReason::kNone;
   }
   return {r, f.snapshot() == before, f.copy(), resynced};
+}
+
+// Runs the inbound path on `pkt` as a worker does. For AES-GCM SAs that is
+// esp_inbound_open; the engine's path runs too, on a copy of the SA's state
+// from before, and must agree on everything: verdict, buffer, SA state.
+inline InResult decrypt(SaPair& sa, const Bytes& pkt, bool resync = false) {
+  if (!esp_inbound_direct(*sa.in)) return decrypt_with(*sa.in, pkt, resync, false);
+  static_assert(std::is_trivially_copyable_v<EspSaIn>);
+  auto twin = std::make_unique<EspSaIn>(*sa.in);
+  const InResult via_engine = decrypt_with(*twin, pkt, resync, false);
+  const InResult direct = decrypt_with(*sa.in, pkt, resync, true);
+  EXPECT_EQ(direct.drop, via_engine.drop) << "esp_inbound_open and the engine path disagree";
+  EXPECT_EQ(direct.unchanged, via_engine.unchanged);
+  EXPECT_TRUE(direct.out == via_engine.out);
+  EXPECT_EQ(direct.resynced, via_engine.resynced);
+  EXPECT_EQ(std::memcmp(twin.get(), sa.in.get(), sizeof(EspSaIn)), 0)
+      << "esp_inbound_open left the SA (counters, window) unlike the engine path";
+  return direct;
 }
 
 }  // namespace tcpsec::esp::test
