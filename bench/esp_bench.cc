@@ -283,6 +283,7 @@ struct EspFixture {
   void restore_all(const std::vector<uint8_t>& pkt) {
     for (size_t i = 0; i < kBurst; ++i) restore(i, pkt);
   }
+  void restore_inner() { restore_all(inner); }
   void restore_esp() {
     for (size_t i = 0; i < kBurst; ++i) restore(i, esp[i]);
     in->window = *fresh_window;
@@ -326,32 +327,45 @@ struct EspFixture {
   }
 };
 
-void BM_RestoreInner(benchmark::State& state) {
-  EspFixture f(static_cast<uint16_t>(state.range(0)));
-  tsc_per_ns();
-  TscMeter meter;
-  for (auto _ : state) {
-    f.restore_all(f.inner);
-    benchmark::ClobberMemory();
-    meter.tick();
-  }
-  meter.report(state);
-}
+using FixtureStep = void (EspFixture::*)();
 
-void BM_EspOutbound(benchmark::State& state) {
+// Times `burst` on the fixture's 32 packets, restored by `restore` before
+// each one (no burst: the restore alone). x_raw: against BM_RawGcm128.
+void time_bursts(benchmark::State& state, FixtureStep restore, FixtureStep burst = nullptr) {
   const auto size = static_cast<uint16_t>(state.range(0));
-  const double raw = raw_cycles(size);
+  const double raw = burst != nullptr ? raw_cycles(size) : 0;
   EspFixture f(size);
   tsc_per_ns();
   TscMeter meter;
   for (auto _ : state) {
-    f.restore_all(f.inner);
-    f.outbound_burst();
+    (f.*restore)();
+    if (burst != nullptr) (f.*burst)();
     benchmark::ClobberMemory();
     meter.tick();
   }
   meter.report(state, raw);
-  state.SetLabel(std::string("aes128gcm16 ") + std::to_string(size) + "B " + engine().arch());
+  if (burst != nullptr) {
+    state.SetLabel(std::string("aes128gcm16 ") + std::to_string(size) + "B " + engine().arch());
+  }
+}
+
+void BM_RestoreInner(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_inner);
+}
+void BM_EspOutbound(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_inner, &EspFixture::outbound_burst);
+}
+void BM_EspOutboundSealed(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_inner, &EspFixture::sealed_burst);
+}
+void BM_RestoreEsp(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_esp);
+}
+void BM_EspInbound(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_esp, &EspFixture::inbound_burst);
+}
+void BM_EspInboundOpened(benchmark::State& state) {
+  time_bursts(state, &EspFixture::restore_esp, &EspFixture::opened_burst);
 }
 
 // The least any tunnel-mode ESP encapsulation does (IPv4 in IPv4,
@@ -376,7 +390,7 @@ void BM_EspFloor(benchmark::State& state) {
   tsc_per_ns();
   TscMeter meter;
   for (auto _ : state) {
-    f.restore_all(f.inner);
+    f.restore_inner();
     for (size_t i = 0; i < kBurst; ++i) {
       net::PacketBuffer& b = f.bufs[i];
       const uint16_t data = b.length();
@@ -408,63 +422,6 @@ void BM_EspFloor(benchmark::State& state) {
                          static_cast<uint64_t>(data + pad + 2), nonce, out + 20, 8, t + pad + 2,
                          16);
     }
-    benchmark::ClobberMemory();
-    meter.tick();
-  }
-  meter.report(state, raw);
-}
-
-void BM_EspOutboundSealed(benchmark::State& state) {
-  const auto size = static_cast<uint16_t>(state.range(0));
-  const double raw = raw_cycles(size);
-  EspFixture f(size);
-  tsc_per_ns();
-  TscMeter meter;
-  for (auto _ : state) {
-    f.restore_all(f.inner);
-    f.sealed_burst();
-    benchmark::ClobberMemory();
-    meter.tick();
-  }
-  meter.report(state, raw);
-}
-
-void BM_RestoreEsp(benchmark::State& state) {
-  EspFixture f(static_cast<uint16_t>(state.range(0)));
-  tsc_per_ns();
-  TscMeter meter;
-  for (auto _ : state) {
-    f.restore_esp();
-    benchmark::ClobberMemory();
-    meter.tick();
-  }
-  meter.report(state);
-}
-
-void BM_EspInbound(benchmark::State& state) {
-  const auto size = static_cast<uint16_t>(state.range(0));
-  const double raw = raw_cycles(size);
-  EspFixture f(size);
-  tsc_per_ns();
-  TscMeter meter;
-  for (auto _ : state) {
-    f.restore_esp();
-    f.inbound_burst();
-    benchmark::ClobberMemory();
-    meter.tick();
-  }
-  meter.report(state, raw);
-}
-
-void BM_EspInboundOpened(benchmark::State& state) {
-  const auto size = static_cast<uint16_t>(state.range(0));
-  const double raw = raw_cycles(size);
-  EspFixture f(size);
-  tsc_per_ns();
-  TscMeter meter;
-  for (auto _ : state) {
-    f.restore_esp();
-    f.opened_burst();
     benchmark::ClobberMemory();
     meter.tick();
   }

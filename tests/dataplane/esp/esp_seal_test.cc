@@ -24,63 +24,22 @@ using test::Frame;
 using test::InnerSpec;
 using test::SaSpec;
 
-constexpr uint16_t kPayloadSizes[] = {0, 1, 2, 3, 13, 14, 15, 16, 17, 100, 1000, 1400};
-
-struct SealCase {
-  Algorithm alg;
-  EspMode mode;
-  Fam inner;
-  Fam outer;
-  bool esn;
-};
-
-std::string name_of(const ::testing::TestParamInfo<SealCase>& info) {
-  const SealCase& c = info.param;
-  std::string n = c.alg == Algorithm::kAesGcm128 ? "gcm128" : "gcm256";
-  n += c.mode == EspMode::kTunnel ? "_tunnel_" : "_transport_";
-  n += test::fam_name(c.inner);
-  if (c.mode == EspMode::kTunnel) n += std::string("_in_") + test::fam_name(c.outer);
-  if (c.esn) n += "_esn";
-  return n;
-}
-
-std::vector<SealCase> seal_cases() {
-  std::vector<SealCase> v;
-  for (Algorithm alg : {Algorithm::kAesGcm128, Algorithm::kAesGcm256}) {
-    for (bool esn : {false, true}) {
-      for (Fam inner : {Fam::kV4, Fam::kV6}) {
-        for (Fam outer : {Fam::kV4, Fam::kV6}) {
-          v.push_back({alg, EspMode::kTunnel, inner, outer, esn});
-        }
-        v.push_back({alg, EspMode::kTransport, inner, inner, esn});
-      }
-    }
-  }
-  return v;
-}
-
-class EspSeal : public ::testing::TestWithParam<SealCase> {};
+class EspSeal : public ::testing::TestWithParam<test::RoundTrip> {};
 
 TEST_P(EspSeal, SameBytesAsTheEnginePath) {
-  const SealCase& c = GetParam();
-  SaSpec spec;
-  spec.alg = c.alg;
-  spec.mode = c.mode;
-  spec.outer = c.outer;
-  spec.esn = c.esn;
-  // With ESN the packets cross 2^32 (seq_hi 0 -> 1): the AAD's high half.
-  spec.last_seq = c.esn ? 0xfffffff8u : 0x100;
-  spec.window = 1024;
+  const test::RoundTrip& c = GetParam();
+  // With ESN the packets cross 2^32: seq_hi in the AAD goes from 0 to 1.
+  const SaSpec spec = test::round_trip_spec(c.alg, c.mode, c.outer, c.esn);
   // Two SAs with the same keys and state: one per path.
   auto engine_sa = test::make_sa(spec);
   auto sealed_sa = test::make_sa(spec);
   ASSERT_TRUE(esp_outbound_direct(*sealed_sa->out));
 
-  for (size_t i = 0; i < std::size(kPayloadSizes); ++i) {
+  for (size_t i = 0; i < std::size(test::kRoundTripPayloads); ++i) {
     SCOPED_TRACE("packet " + std::to_string(i));
     InnerSpec is;
     is.family = c.inner;
-    is.payload = kPayloadSizes[i];
+    is.payload = test::kRoundTripPayloads[i];
     is.tos = static_cast<uint8_t>(i * 9);  // DSCP and ECN vary
     is.df = i % 2 == 0;
     is.hop_by_hop = c.inner == Fam::kV6 && i % 3 == 0;
@@ -114,10 +73,13 @@ TEST_P(EspSeal, SameBytesAsTheEnginePath) {
     ASSERT_EQ(back.drop, DropReason::kNone);
     EXPECT_TRUE(back.out == inner);
   }
-  EXPECT_EQ(sealed_sa->in->packets, std::size(kPayloadSizes));
+  EXPECT_EQ(sealed_sa->in->packets, std::size(test::kRoundTripPayloads));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllGcm, EspSeal, ::testing::ValuesIn(seal_cases()), name_of);
+INSTANTIATE_TEST_SUITE_P(AllGcm, EspSeal,
+                         ::testing::ValuesIn(test::round_trips({Algorithm::kAesGcm128,
+                                                                Algorithm::kAesGcm256})),
+                         [](const auto& info) { return test::round_trip_name(info.param); });
 
 TEST(EspSealRefusals, LeaveBufferAndSaUnchanged) {
   SaSpec s;

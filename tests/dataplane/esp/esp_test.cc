@@ -21,44 +21,8 @@ using test::Bytes;
 using test::Fam;
 using test::Frame;
 using test::InnerSpec;
+using test::RoundTrip;
 using test::SaSpec;
-
-constexpr uint16_t kPayloadSizes[] = {0, 1, 2, 3, 13, 14, 15, 16, 17, 100, 1000, 1400};
-
-struct RoundTrip {
-  Algorithm alg;
-  EspMode mode;
-  Fam inner;
-  Fam outer;
-  bool esn;
-};
-
-std::string name_of(const RoundTrip& r) {
-  std::string n(crypto::properties(r.alg).name);
-  for (char& c : n) {
-    if (c == '-') c = '_';
-  }
-  n += r.mode == EspMode::kTunnel ? "_tunnel_" : "_transport_";
-  n += test::fam_name(r.inner);
-  if (r.mode == EspMode::kTunnel) n += std::string("_in_") + test::fam_name(r.outer);
-  if (r.esn) n += "_esn";
-  return n;
-}
-
-std::vector<RoundTrip> round_trips() {
-  std::vector<RoundTrip> v;
-  for (size_t a = 0; a < crypto::kAlgorithms.size(); ++a) {
-    for (bool esn : {false, true}) {
-      for (Fam inner : {Fam::kV4, Fam::kV6}) {
-        for (Fam outer : {Fam::kV4, Fam::kV6}) {
-          v.push_back({static_cast<Algorithm>(a), EspMode::kTunnel, inner, outer, esn});
-        }
-        v.push_back({static_cast<Algorithm>(a), EspMode::kTransport, inner, inner, esn});
-      }
-    }
-  }
-  return v;
-}
 
 // The CBC IV our outbound path must have used: E_K(seq || SPI || 0).
 Bytes expected_cbc_iv(const test::SaPair& sa, uint64_t seq, uint32_t spi) {
@@ -74,15 +38,7 @@ class EspRoundTrip : public ::testing::TestWithParam<RoundTrip> {};
 
 TEST_P(EspRoundTrip, MatchesReferenceBothWays) {
   const RoundTrip& r = GetParam();
-  SaSpec spec;
-  spec.alg = r.alg;
-  spec.mode = r.mode;
-  spec.outer = r.outer;
-  spec.esn = r.esn;
-  // With ESN the burst crosses 2^32 (seq_hi 0 -> 1); without, it starts low.
-  spec.last_seq = r.esn ? 0xfffffff8u : 0x100;
-  spec.window = 1024;
-  spec.seed = static_cast<uint64_t>(r.alg) * 7 + r.esn;
+  const SaSpec spec = test::round_trip_spec(r.alg, r.mode, r.outer, r.esn);
   auto sa = test::make_sa(spec);
   const auto& p = sa->p();
   const bool tunnel = r.mode == EspMode::kTunnel;
@@ -90,11 +46,11 @@ TEST_P(EspRoundTrip, MatchesReferenceBothWays) {
   // ---- outbound: one burst of every size
   std::vector<Bytes> inner;
   std::vector<std::unique_ptr<Frame>> frames;
-  std::vector<EspOp> ops(std::size(kPayloadSizes));
-  for (size_t i = 0; i < std::size(kPayloadSizes); ++i) {
+  std::vector<EspOp> ops(std::size(test::kRoundTripPayloads));
+  for (size_t i = 0; i < std::size(test::kRoundTripPayloads); ++i) {
     InnerSpec is;
     is.family = r.inner;
-    is.payload = kPayloadSizes[i];
+    is.payload = test::kRoundTripPayloads[i];
     is.tos = static_cast<uint8_t>(i * 9);  // DSCP and ECN vary
     is.df = i % 2 == 0;
     is.hop_by_hop = r.inner == Fam::kV6 && i % 3 == 0;
@@ -215,8 +171,8 @@ TEST_P(EspRoundTrip, MatchesReferenceBothWays) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, EspRoundTrip, ::testing::ValuesIn(round_trips()),
-                         [](const auto& info) { return name_of(info.param); });
+INSTANTIATE_TEST_SUITE_P(All, EspRoundTrip, ::testing::ValuesIn(test::round_trips()),
+                         [](const auto& info) { return test::round_trip_name(info.param); });
 
 // ---------------------------------------------------------------------------
 // Helpers for the refusals

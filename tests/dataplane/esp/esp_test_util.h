@@ -161,6 +161,67 @@ inline std::unique_ptr<SaPair> make_sa(const SaSpec& s) {
   return sa;
 }
 
+// Inner payload sizes of a round trip: around the padding boundaries, and large.
+inline constexpr uint16_t kRoundTripPayloads[] = {0, 1, 2, 3, 13, 14, 15, 16, 17, 100, 1000, 1400};
+
+// One configuration of the round-trip tests.
+struct RoundTrip {
+  crypto::Algorithm alg;
+  EspMode mode;
+  Fam inner;
+  Fam outer;
+  bool esn;
+};
+
+// A test name: aes128gcm16_tunnel_v4_in_v6_esn, ...
+inline std::string round_trip_name(const RoundTrip& r) {
+  std::string n(crypto::properties(r.alg).name);
+  for (char& c : n) {
+    if (c == '-') c = '_';
+  }
+  n += r.mode == EspMode::kTunnel ? "_tunnel_" : "_transport_";
+  n += fam_name(r.inner);
+  if (r.mode == EspMode::kTunnel) n += std::string("_in_") + fam_name(r.outer);
+  if (r.esn) n += "_esn";
+  return n;
+}
+
+// Every mode x (IPv4/IPv6 inner x IPv4/IPv6 outer) x ESN on/off, for each
+// of `algorithms` (default: all).
+inline std::vector<RoundTrip> round_trips(std::vector<crypto::Algorithm> algorithms = {}) {
+  if (algorithms.empty()) {
+    for (size_t a = 0; a < crypto::kAlgorithms.size(); ++a) {
+      algorithms.push_back(static_cast<crypto::Algorithm>(a));
+    }
+  }
+  std::vector<RoundTrip> v;
+  for (crypto::Algorithm alg : algorithms) {
+    for (bool esn : {false, true}) {
+      for (Fam inner : {Fam::kV4, Fam::kV6}) {
+        for (Fam outer : {Fam::kV4, Fam::kV6}) {
+          v.push_back({alg, EspMode::kTunnel, inner, outer, esn});
+        }
+        v.push_back({alg, EspMode::kTransport, inner, inner, esn});
+      }
+    }
+  }
+  return v;
+}
+
+// The SA of a round trip of packets of every size: with ESN the packets
+// cross 2^32 (seq_hi 0 -> 1); without, the sequence starts low.
+inline SaSpec round_trip_spec(crypto::Algorithm alg, EspMode mode, Fam outer, bool esn) {
+  SaSpec spec;
+  spec.alg = alg;
+  spec.mode = mode;
+  spec.outer = outer;
+  spec.esn = esn;
+  spec.last_seq = esn ? 0xfffffff8u : 0x100;
+  spec.window = 1024;
+  spec.seed = static_cast<uint64_t>(alg) * 7 + esn;
+  return spec;
+}
+
 // ---------------------------------------------------------------------------
 // The independent implementation (OpenSSL): ESP packet = SPI, seq, IV,
 // ciphertext of (data, padding, pad length, next header), ICV.
