@@ -1,7 +1,9 @@
 // libFuzzer target for the ESP receive path: esp_peek_spi,
 // esp_inbound_prepare, the crypto engine (ICV check, decryption, the
 // post-decryption checks, restoring refused ciphertext), esp_inbound_finish
-// and the ESN resynchronisation retry, on a buffer with head- and tailroom like an mbuf.
+// and the ESN resynchronisation retry, on a buffer with head- and tailroom like an mbuf;
+// for AES-GCM SAs also esp_inbound_open (the worker's path), which must agree
+// with the engine's path on every input.
 //
 // Byte 0 of the input picks the algorithm (all nine), tunnel or transport
 // mode, ESN, and one of two shapes for the rest:
@@ -24,7 +26,9 @@
 //   that parses, RFC 6040 on the outer CE mark), and the result is the
 //   inner packet (tunnel) or the IP header with the protocol restored and
 //   the data (transport);
-// * a sequence number accepted once is refused the second time (replay).
+// * a sequence number accepted once is refused the second time (replay);
+// * AES-GCM SAs: esp_inbound_open and the engine path, from the same SA
+//   state, give the same verdict, buffer and SA state.
 //
 // Build (tests/fuzz/meson.build style; its owner wires it in): compile this
 // file with dataplane/esp/{esp,esp_sa,replay_window}.cc,
@@ -102,14 +106,18 @@ struct Frame {
         buf(storage, kHeadroom, static_cast<uint16_t>(pkt.size())) {
     std::memcpy(storage.data() + kHeadroom, pkt.data(), pkt.size());
   }
+  Frame(const Frame& other)  // a copy over its own storage
+      : storage(other.storage), buf(storage, other.buf.data_offset(), other.buf.length()) {}
+  Frame& operator=(const Frame&) = delete;
   bool same(const std::vector<uint8_t>& storage_before, uint16_t off, uint16_t len) const {
     return storage == storage_before && buf.data_offset() == off && buf.length() == len;
   }
 };
 
-// Runs the inbound path; traps if a refusal touched the buffer. Returns the
-// drop reason; on success `f.buf` holds the result.
-DropReason run_inbound(Frame& f, Sa& sa) {
+// The engine's inbound path (prepare, esp_process, finish, ESN retry);
+// traps if a refusal touched the buffer. Returns the drop reason; on success
+// `f.buf` holds the result.
+DropReason run_engine_path(Frame& f, EspSaIn& in) {
   const std::vector<uint8_t> before = f.storage;
   const uint16_t off = f.buf.data_offset(), len = f.buf.length();
   net::IpPacketInfo outer;
@@ -117,7 +125,7 @@ DropReason run_inbound(Frame& f, Sa& sa) {
   if (r != DropReason::kNone) return r;
   SpiPeek peek = esp_peek_spi(f.buf.bytes(), outer);
   EspOp op;
-  r = esp_inbound_prepare(f.buf, outer, sa.in, op);
+  r = esp_inbound_prepare(f.buf, outer, in, op);
   CHECK(f.same(before, off, len));
   if (r != DropReason::kNone) {
     CHECK(op.crypto.sa == nullptr);
@@ -132,6 +140,37 @@ DropReason run_inbound(Frame& f, Sa& sa) {
   if (r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf, op)) r = DropReason::kNone;
   if (r != DropReason::kNone) CHECK(f.same(before, off, len));
   return r;
+}
+
+// The worker's path for AES-GCM SAs (esp_inbound_open, ESN retry); the same
+// contract.
+DropReason run_open_path(Frame& f, EspSaIn& in) {
+  const std::vector<uint8_t> before = f.storage;
+  const uint16_t off = f.buf.data_offset(), len = f.buf.length();
+  net::IpPacketInfo outer;
+  DropReason r = net::parse_ip_packet(f.buf.bytes(), outer);
+  if (r != DropReason::kNone) return r;
+  EspOp op;
+  r = esp_inbound_open(f.buf, outer, in, op, engine());
+  if (r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf, op)) r = DropReason::kNone;
+  if (r != DropReason::kNone) CHECK(f.same(before, off, len));
+  return r;
+}
+
+// The inbound path as a worker runs it for the SA. For AES-GCM SAs that is
+// esp_inbound_open, and the engine's path, run on copies of the frame and of
+// the SA's state, must agree on the verdict, the bytes and the SA state.
+DropReason run_inbound(Frame& f, Sa& sa) {
+  if (!esp_inbound_direct(sa.in)) return run_engine_path(f, sa.in);
+  auto twin = std::make_unique<EspSaIn>(sa.in);
+  Frame g(f);
+  const DropReason want = run_engine_path(g, *twin);
+  const DropReason got = run_open_path(f, sa.in);
+  CHECK(got == want);
+  CHECK(f.storage == g.storage && f.buf.data_offset() == g.buf.data_offset() &&
+        f.buf.length() == g.buf.length());
+  CHECK(std::memcmp(&sa.in, twin.get(), sizeof(EspSaIn)) == 0);
+  return got;
 }
 
 void fix_ipv4_checksum(std::vector<uint8_t>& pkt) {
