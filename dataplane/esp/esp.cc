@@ -44,6 +44,21 @@ inline void count(uint64_t& packets, uint64_t& bytes, bool& soft, const Lifetime
   if (packets >= l.soft_packets || bytes >= l.soft_bytes) soft = true;
 }
 
+// The AEAD additional data of the ESP packet at `esp` (RFC 4106 5, RFC 7634
+// 2.1): SPI || seq_lo as it stands in the header, or with extended sequence
+// numbers SPI || seq_hi || seq_lo, built in `storage` (12 bytes).
+struct Aad {
+  const uint8_t* data;
+  uint8_t length;
+};
+inline Aad esp_aad(const uint8_t* esp, uint64_t seq, bool esn, uint8_t* storage) {
+  if (!esn) return {esp, 8};
+  std::memcpy(storage, esp, 4);
+  store_be32(storage + 4, static_cast<uint32_t>(seq >> 32));
+  std::memcpy(storage + 8, esp + 4, 4);
+  return {storage, 12};
+}
+
 // Fills the engine's op for the ESP packet at `esp`: ESP header, IV,
 // `payload_length` bytes of payload, ICV. Outbound CBC encrypts the IV field
 // too (it holds the IV nonce; see esp.h).
@@ -70,16 +85,10 @@ void fill_crypto(EspOp& op, const crypto::SaCrypto* keys, Cipher cipher, uint8_t
       c.auth_length = 0;
       c.hmac_esn = false;
       c.iv = esp + kEspHeaderLen;
-      // RFC 4106 5 / RFC 7634 2.1: SPI || [seq_hi ||] seq_lo.
-      if (esn) {
-        std::memcpy(c.aad_storage, esp, 4);
-        store_be32(c.aad_storage + 4, seq_hi);
-        std::memcpy(c.aad_storage + 8, esp + 4, 4);
-        c.aad = c.aad_storage;
-        c.aad_length = 12;
-      } else {
-        c.aad = esp;
-        c.aad_length = 8;
+      {
+        const Aad aad = esp_aad(esp, op.seq, esn, c.aad_storage);
+        c.aad = aad.data;
+        c.aad_length = aad.length;
       }
       return;
     case Cipher::kAesCbc:
@@ -334,19 +343,10 @@ DropReason esp_outbound_seal(net::PacketBuffer& buf, const net::IpPacketInfo& in
   }
   Framed f;
   if (DropReason r = frame_outbound(buf, inner, sa, f); r != DropReason::kNone) return r;
-  // RFC 4106 5: the AAD is SPI || seq_lo, or SPI || seq_hi || seq_lo with ESN.
-  uint8_t esn_aad[12];
-  const uint8_t* aad = f.esp;
-  uint8_t aad_length = 8;
-  if (sa.esn) {
-    std::memcpy(esn_aad, f.esp, 4);
-    store_be32(esn_aad + 4, static_cast<uint32_t>(f.seq >> 32));
-    std::memcpy(esn_aad + 8, f.esp + 4, 4);
-    aad = esn_aad;
-    aad_length = 12;
-  }
+  uint8_t storage[12];
+  const Aad aad = esp_aad(f.esp, f.seq, sa.esn, storage);
   uint8_t* payload = f.esp + kEspHeaderLen + 8;
-  if (!engine.seal_gcm(*sa.crypto, payload, f.payload, f.esp + kEspHeaderLen, aad, aad_length,
+  if (!engine.seal_gcm(*sa.crypto, payload, f.payload, f.esp + kEspHeaderLen, aad.data, aad.length,
                        payload + f.payload)) {
     return DropReason::kEspCryptoError;
   }
@@ -429,28 +429,19 @@ DropReason esp_inbound_open(net::PacketBuffer& buf, const net::IpPacketInfo& out
   op.inner = net::IpPacketInfo{};
   op.crypto.base = esp;
   op.crypto.user = &op;
-  // RFC 4106 5: the AAD is SPI || seq_lo, or SPI || seq_hi || seq_lo with ESN.
-  uint8_t esn_aad[12];
-  const uint8_t* aad = esp;
-  uint8_t aad_length = 8;
-  if (sa.esn) {
-    std::memcpy(esn_aad, esp, 4);
-    store_be32(esn_aad + 4, static_cast<uint32_t>(op.seq >> 32));
-    std::memcpy(esn_aad + 8, esp + 4, 4);
-    aad = esn_aad;
-    aad_length = 12;
-  }
+  uint8_t storage[12];
+  const Aad aad = esp_aad(esp, op.seq, sa.esn, storage);
   uint8_t* payload = esp + op.payload_offset;
   const uint8_t* iv = esp + kEspHeaderLen;
-  const OpStatus status = engine.open_gcm(*sa.crypto, payload, op.payload_length, iv, aad,
-                                          aad_length, payload + op.payload_length);
+  const OpStatus status = engine.open_gcm(*sa.crypto, payload, op.payload_length, iv, aad.data,
+                                          aad.length, payload + op.payload_length);
   // esp_inbound_resync (after kEspBadIcv) arms the op again from its fields.
   op.crypto.status = status;
   if (status == OpStatus::kError) return DropReason::kEspCryptoError;
   if (status == OpStatus::kAuthFailed) return DropReason::kEspBadIcv;
   if (uint8_t code = inbound_check(op.crypto); code != 0) {
     uint8_t scratch[16];
-    engine.seal_gcm(*sa.crypto, payload, op.payload_length, iv, aad, aad_length, scratch);
+    engine.seal_gcm(*sa.crypto, payload, op.payload_length, iv, aad.data, aad.length, scratch);
     op.crypto.status = OpStatus::kRejected;
     return static_cast<DropReason>(code);
   }
