@@ -21,7 +21,6 @@ using crypto::Algorithm;
 using test::Bytes;
 using test::Fam;
 using test::Frame;
-using test::InnerSpec;
 using test::SaSpec;
 
 class EspSeal : public ::testing::TestWithParam<test::RoundTrip> {};
@@ -37,14 +36,7 @@ TEST_P(EspSeal, SameBytesAsTheEnginePath) {
 
   for (size_t i = 0; i < std::size(test::kRoundTripPayloads); ++i) {
     SCOPED_TRACE("packet " + std::to_string(i));
-    InnerSpec is;
-    is.family = c.inner;
-    is.payload = test::kRoundTripPayloads[i];
-    is.tos = static_cast<uint8_t>(i * 9);  // DSCP and ECN vary
-    is.df = i % 2 == 0;
-    is.hop_by_hop = c.inner == Fam::kV6 && i % 3 == 0;
-    is.seed = static_cast<uint8_t>(i);
-    const Bytes inner = test::make_inner(is);
+    const Bytes inner = test::round_trip_inner(c.inner, i);
     const Bytes want = test::encrypt(*engine_sa, inner);
 
     Frame f(inner);

@@ -48,14 +48,7 @@ TEST_P(EspRoundTrip, MatchesReferenceBothWays) {
   std::vector<std::unique_ptr<Frame>> frames;
   std::vector<EspOp> ops(std::size(test::kRoundTripPayloads));
   for (size_t i = 0; i < std::size(test::kRoundTripPayloads); ++i) {
-    InnerSpec is;
-    is.family = r.inner;
-    is.payload = test::kRoundTripPayloads[i];
-    is.tos = static_cast<uint8_t>(i * 9);  // DSCP and ECN vary
-    is.df = i % 2 == 0;
-    is.hop_by_hop = r.inner == Fam::kV6 && i % 3 == 0;
-    is.seed = static_cast<uint8_t>(i);
-    inner.push_back(test::make_inner(is));
+    inner.push_back(test::round_trip_inner(r.inner, i));
     frames.push_back(std::make_unique<Frame>(inner.back()));
     net::IpPacketInfo info = test::parse(inner.back());
     ASSERT_EQ(esp_outbound_prepare(frames[i]->buf(), info, *sa->out, ops[i]), DropReason::kNone);

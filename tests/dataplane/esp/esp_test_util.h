@@ -164,6 +164,20 @@ inline std::unique_ptr<SaPair> make_sa(const SaSpec& s) {
 // Inner payload sizes of a round trip: around the padding boundaries, and large.
 inline constexpr uint16_t kRoundTripPayloads[] = {0, 1, 2, 3, 13, 14, 15, 16, 17, 100, 1000, 1400};
 
+// The i-th inner packet of a round trip: kRoundTripPayloads[i] bytes of
+// payload, TOS / traffic class i * 9 (DSCP and ECN vary), DF on even i,
+// and for IPv6 a hop-by-hop header every third.
+inline Bytes round_trip_inner(Fam family, size_t i) {
+  InnerSpec is;
+  is.family = family;
+  is.payload = kRoundTripPayloads[i];
+  is.tos = static_cast<uint8_t>(i * 9);
+  is.df = i % 2 == 0;
+  is.hop_by_hop = family == Fam::kV6 && i % 3 == 0;
+  is.seed = static_cast<uint8_t>(i);
+  return make_inner(is);
+}
+
 // One configuration of the round-trip tests.
 struct RoundTrip {
   crypto::Algorithm alg;
