@@ -114,44 +114,34 @@ struct Frame {
   }
 };
 
-// The engine's inbound path (prepare, esp_process, finish, ESN retry);
-// traps if a refusal touched the buffer. Returns the drop reason; on success
-// `f.buf` holds the result.
-DropReason run_engine_path(Frame& f, EspSaIn& in) {
+// One inbound path: the engine's (prepare, esp_process, finish) or, with
+// `direct`, the worker's for AES-GCM SAs (esp_inbound_open); then the ESN
+// retry. Traps if a refusal touched the buffer. Returns the drop reason; on
+// success `f.buf` holds the result.
+DropReason run_path(Frame& f, EspSaIn& in, bool direct) {
   const std::vector<uint8_t> before = f.storage;
   const uint16_t off = f.buf.data_offset(), len = f.buf.length();
   net::IpPacketInfo outer;
   DropReason r = net::parse_ip_packet(f.buf.bytes(), outer);
   if (r != DropReason::kNone) return r;
-  SpiPeek peek = esp_peek_spi(f.buf.bytes(), outer);
   EspOp op;
-  r = esp_inbound_prepare(f.buf, outer, in, op);
-  CHECK(f.same(before, off, len));
-  if (r != DropReason::kNone) {
-    CHECK(op.crypto.sa == nullptr);
-    return r;
+  if (direct) {
+    r = esp_inbound_open(f.buf, outer, in, op, engine());
+  } else {
+    SpiPeek peek = esp_peek_spi(f.buf.bytes(), outer);
+    r = esp_inbound_prepare(f.buf, outer, in, op);
+    CHECK(f.same(before, off, len));
+    if (r != DropReason::kNone) {
+      CHECK(op.crypto.sa == nullptr);
+      return r;
+    }
+    CHECK(peek.drop == DropReason::kNone && peek.spi == kSpi);
+    esp_process(engine(), std::span<EspOp>(&op, 1));
+    r = esp_inbound_finish(f.buf, op);
   }
-  CHECK(peek.drop == DropReason::kNone && peek.spi == kSpi);
-  esp_process(engine(), std::span<EspOp>(&op, 1));
-  r = esp_inbound_finish(f.buf, op);
   // As the worker does: ICV failures count towards ESN resynchronisation,
   // whose retry (raw inputs keep ESN SAs past its threshold) must leave a
   // refused buffer as untouched as the first attempt.
-  if (r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf, op)) r = DropReason::kNone;
-  if (r != DropReason::kNone) CHECK(f.same(before, off, len));
-  return r;
-}
-
-// The worker's path for AES-GCM SAs (esp_inbound_open, ESN retry); the same
-// contract.
-DropReason run_open_path(Frame& f, EspSaIn& in) {
-  const std::vector<uint8_t> before = f.storage;
-  const uint16_t off = f.buf.data_offset(), len = f.buf.length();
-  net::IpPacketInfo outer;
-  DropReason r = net::parse_ip_packet(f.buf.bytes(), outer);
-  if (r != DropReason::kNone) return r;
-  EspOp op;
-  r = esp_inbound_open(f.buf, outer, in, op, engine());
   if (r == DropReason::kEspBadIcv && esp_inbound_resync(engine(), f.buf, op)) r = DropReason::kNone;
   if (r != DropReason::kNone) CHECK(f.same(before, off, len));
   return r;
@@ -161,11 +151,11 @@ DropReason run_open_path(Frame& f, EspSaIn& in) {
 // esp_inbound_open, and the engine's path, run on copies of the frame and of
 // the SA's state, must agree on the verdict, the bytes and the SA state.
 DropReason run_inbound(Frame& f, Sa& sa) {
-  if (!esp_inbound_direct(sa.in)) return run_engine_path(f, sa.in);
+  if (!esp_inbound_direct(sa.in)) return run_path(f, sa.in, false);
   auto twin = std::make_unique<EspSaIn>(sa.in);
   Frame g(f);
-  const DropReason want = run_engine_path(g, *twin);
-  const DropReason got = run_open_path(f, sa.in);
+  const DropReason want = run_path(g, *twin, false);
+  const DropReason got = run_path(f, sa.in, true);
   CHECK(got == want);
   CHECK(f.storage == g.storage && f.buf.data_offset() == g.buf.data_offset() &&
         f.buf.length() == g.buf.length());
